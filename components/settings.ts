@@ -1,0 +1,202 @@
+/**
+ * Stack settings of a canary release: their defaults and the validation that runs before any
+ * resource is registered, so a bad value fails `pulumi preview` and nothing is created or changed.
+ * Pure functions only; the Pulumi program feeds them the raw strings read from stack config.
+ */
+
+export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
+export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
+
+/** Validated settings of one stack. */
+export interface CanarySettings {
+    /** Version the StatefulSet template runs (pods with ordinal >= partition). */
+    imageTag: string;
+    /** Pods with ordinal >= partition run `imageTag`; pods below keep the stable version. */
+    partition: number;
+    replicas: number;
+    namespace: string;
+    /** Base name of the StatefulSet (`<appName>`), its pods (`<appName>-<ordinal>`) and Services. */
+    appName: string;
+    /** Every version that is built and pushed; `imageTag` must be one of them. */
+    versions: string[];
+    /** Registry host[:port], Harbor style, without scheme. */
+    registryServer: string;
+    /** Harbor project (first path segment of the repository). */
+    registryProject: string;
+    /** Repository name inside the project. */
+    repository: string;
+    registryUsername: string;
+    nodePort: number;
+    /** Host that answers on the NodePort, used only for the exported URL. */
+    nodeAddress: string;
+    baseImage: string;
+    imageBuilder: ImageBuilder;
+    rolloutTimeoutSeconds: number;
+    /** Explicit stable version (pods below the partition); normally derived from the last deployment. */
+    stableTag?: string;
+}
+
+/** Defaults, mirrored in Pulumi.yaml's `config:` block (a unit test keeps the two equal). */
+export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
+    imageTag: "v1",
+    partition: 0,
+    replicas: 5,
+    namespace: "sts",
+    appName: "nginx",
+    versions: ["v1", "v2"],
+    registryServer: "harbor.example.com",
+    registryProject: "library",
+    repository: "version-test",
+    registryUsername: "admin",
+    nodePort: 30080,
+    nodeAddress: "127.0.0.1",
+    baseImage: "nginx:latest",
+    imageBuilder: "pulumi-docker",
+    rolloutTimeoutSeconds: 600,
+};
+
+export const LIMITS = {
+    replicas: { min: 1, max: 1000 },
+    nodePort: { min: 30000, max: 32767 },
+    rolloutTimeoutSeconds: { min: 30, max: 7200 },
+};
+
+/** Raw stack config values as strings (what `pulumi config get` shows); undefined = not set. */
+export type RawSettings = { [K in keyof CanarySettings]?: string };
+
+export class SettingsError extends Error {
+    constructor(public readonly problems: string[]) {
+        super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "SettingsError";
+    }
+}
+
+// Docker reference grammar pieces (distribution/reference): tag and path component.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+// RFC 1123 label: namespaces and Service names.
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// Tags that move: pinning a rollout to one of them defeats the canary.
+const MUTABLE_TAGS = new Set(["latest"]);
+
+function parseInteger(key: string, raw: string | undefined, fallback: number, problems: string[]): number {
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const text = raw.trim();
+    if (!/^-?\d+$/.test(text)) {
+        problems.push(`${key}: "${raw}" is not an integer`);
+        return fallback;
+    }
+    return Number(text);
+}
+
+function checkRange(key: string, value: number, min: number, max: number, problems: string[]): void {
+    if (value < min || value > max) problems.push(`${key}: ${value} is out of range; allowed ${min}..${max}`);
+}
+
+/** Parses `versions`: a JSON array (`["v1","v2"]`, as Pulumi stores array config) or a comma list. */
+export function parseVersionList(raw: string): string[] | undefined {
+    const text = raw.trim();
+    if (text.startsWith("[")) {
+        try {
+            const parsed: unknown = JSON.parse(text);
+            if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string")) return parsed.map((v) => v.trim());
+        } catch {
+            return undefined;
+        }
+        return undefined;
+    }
+    return text.split(",").map((v) => v.trim()).filter((v) => v !== "");
+}
+
+/** True for `host`, `host:port`, `1.2.3.4:port`, `[::1]:port`; false for schemes, paths, blanks. */
+export function isRegistryAddress(address: string): boolean {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[^:/\s]+)(?::(\d{1,5}))?$/.exec(address);
+    if (!match) return false;
+    const [, host, port] = match;
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+    if (host.startsWith("[")) return true;
+    return IPV4.test(host) || (HOSTNAME.test(host) && !/^\d+(\.\d+)*$/.test(host));
+}
+
+/**
+ * Validates raw stack config and applies defaults. Collects every problem (each naming its key
+ * and the allowed values) and throws one SettingsError, so a user fixes them all in one go.
+ */
+export function validateSettings(raw: RawSettings): CanarySettings {
+    const problems: string[] = [];
+    const str = (key: keyof RawSettings, fallback: string): string => {
+        const value = raw[key];
+        return value === undefined || value.trim() === "" ? fallback : value.trim();
+    };
+
+    const replicas = parseInteger("replicas", raw.replicas, DEFAULTS.replicas, problems);
+    checkRange("replicas", replicas, LIMITS.replicas.min, LIMITS.replicas.max, problems);
+
+    const partition = parseInteger("partition", raw.partition, DEFAULTS.partition, problems);
+    checkRange("partition", partition, 0, Math.max(replicas, 0), problems);
+
+    const nodePort = parseInteger("nodePort", raw.nodePort, DEFAULTS.nodePort, problems);
+    checkRange("nodePort", nodePort, LIMITS.nodePort.min, LIMITS.nodePort.max, problems);
+
+    const rolloutTimeoutSeconds = parseInteger(
+        "rolloutTimeoutSeconds", raw.rolloutTimeoutSeconds, DEFAULTS.rolloutTimeoutSeconds, problems);
+    checkRange("rolloutTimeoutSeconds", rolloutTimeoutSeconds,
+        LIMITS.rolloutTimeoutSeconds.min, LIMITS.rolloutTimeoutSeconds.max, problems);
+
+    let versions = DEFAULTS.versions;
+    if (raw.versions !== undefined && raw.versions.trim() !== "") {
+        const parsed = parseVersionList(raw.versions);
+        if (parsed === undefined || parsed.length === 0) {
+            problems.push(`versions: "${raw.versions}" is not a non-empty list of tags (e.g. ["v1","v2"])`);
+        } else {
+            versions = parsed;
+        }
+    }
+    for (const version of versions) {
+        if (!TAG.test(version)) problems.push(`versions: "${version}" is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})`);
+        if (MUTABLE_TAGS.has(version)) problems.push(`versions: "${version}" is a mutable tag; use immutable version tags`);
+    }
+    if (new Set(versions).size !== versions.length) problems.push(`versions: ${JSON.stringify(versions)} lists a version twice`);
+
+    const tagError = (key: string, tag: string): void => {
+        if (MUTABLE_TAGS.has(tag)) problems.push(`${key}: "${tag}" is a mutable tag and is never allowed; allowed: one of ${versions.join(", ")}`);
+        else if (!versions.includes(tag)) problems.push(`${key}: "${tag}" is not a built version; allowed: one of ${versions.join(", ")}`);
+    };
+    const imageTag = str("imageTag", DEFAULTS.imageTag);
+    tagError("imageTag", imageTag);
+    const stableTag = raw.stableTag === undefined || raw.stableTag.trim() === "" ? undefined : raw.stableTag.trim();
+    if (stableTag !== undefined) tagError("stableTag", stableTag);
+
+    const registryServer = str("registryServer", DEFAULTS.registryServer);
+    if (!isRegistryAddress(registryServer)) {
+        problems.push(`registryServer: "${registryServer}" is not a registry address; allowed: host or host:port without scheme or path (e.g. harbor.example.com or 127.0.0.1:5443)`);
+    }
+    const registryProject = str("registryProject", DEFAULTS.registryProject);
+    if (!PATH_COMPONENT.test(registryProject)) problems.push(`registryProject: "${registryProject}" is not a valid project name (lowercase letters, digits, '.', '_', '-')`);
+    const repository = str("repository", DEFAULTS.repository);
+    if (!PATH_COMPONENT.test(repository)) problems.push(`repository: "${repository}" is not a valid repository name (lowercase letters, digits, '.', '_', '-')`);
+
+    const namespace = str("namespace", DEFAULTS.namespace);
+    if (!DNS_LABEL.test(namespace)) problems.push(`namespace: "${namespace}" is not a valid namespace (RFC 1123 label, at most 63 characters)`);
+    const appName = str("appName", DEFAULTS.appName);
+    // The NodePort Service is `<appName>` and the headless one `<appName>-headless`: both must be DNS labels.
+    if (!DNS_LABEL.test(appName) || appName.length > 50) problems.push(`appName: "${appName}" is not a valid name (RFC 1123 label, at most 50 characters)`);
+
+    const imageBuilder = str("imageBuilder", DEFAULTS.imageBuilder);
+    if (!(IMAGE_BUILDERS as readonly string[]).includes(imageBuilder)) {
+        problems.push(`imageBuilder: "${imageBuilder}" is not supported; allowed: ${IMAGE_BUILDERS.join(", ")}`);
+    }
+
+    const registryUsername = str("registryUsername", DEFAULTS.registryUsername);
+    const nodeAddress = str("nodeAddress", DEFAULTS.nodeAddress);
+    const baseImage = str("baseImage", DEFAULTS.baseImage);
+
+    if (problems.length > 0) throw new SettingsError(problems);
+    return {
+        imageTag, partition, replicas, namespace, appName, versions, registryServer, registryProject,
+        repository, registryUsername, nodePort, nodeAddress, baseImage,
+        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, stableTag,
+    };
+}

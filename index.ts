@@ -1,0 +1,75 @@
+// Reads stack config, validates it before anything is registered, and composes the canary.
+import * as pulumi from "@pulumi/pulumi";
+import { StatefulSetCanary } from "./components/canary";
+import { RolloutRecord, deriveStableTag } from "./components/rollout";
+import { CanarySettings, RawSettings, SettingsError, validateSettings } from "./components/settings";
+
+const config = new pulumi.Config();
+const SETTING_KEYS: (keyof RawSettings)[] = [
+    "imageTag", "partition", "replicas", "namespace", "appName", "versions", "registryServer",
+    "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
+    "imageBuilder", "rolloutTimeoutSeconds", "stableTag",
+];
+const raw: RawSettings = Object.fromEntries(SETTING_KEYS.map((key) => [key, config.get(key)]));
+
+const { settings, registryPassword } = loadSettings();
+
+/** Validated settings, or one RunError (no stack trace) listing every problem before anything is registered. */
+function loadSettings(): { settings: CanarySettings; registryPassword: pulumi.Output<string> } {
+    const registryPassword = config.getSecret("registryPassword");
+    const problems: string[] = [];
+    let validated: CanarySettings | undefined;
+    try {
+        validated = validateSettings(raw);
+    } catch (err) {
+        if (!(err instanceof SettingsError)) throw err;
+        problems.push(...err.problems);
+    }
+    if (registryPassword === undefined) {
+        problems.push("registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`");
+    }
+    if (validated === undefined || registryPassword === undefined || problems.length > 0) {
+        throw new pulumi.RunError(`invalid stack configuration (nothing was changed):\n  - ${problems.join("\n  - ")}`);
+    }
+    return { settings: validated, registryPassword };
+}
+
+// The stable version (what pods below the partition run) comes from the record the last
+// successful deployment of this stack left in its outputs, unless stableTag is set explicitly.
+const stableTag: pulumi.Input<string> = settings.stableTag ?? new pulumi.StackReference(
+    `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    {},
+).getOutput("rollout").apply((previous) => deriveStableTag(previous as Partial<RolloutRecord> | undefined, settings.imageTag));
+
+const canary = new StatefulSetCanary(settings.appName, {
+    versions: settings.versions,
+    imageTag: settings.imageTag,
+    stableTag,
+    partition: settings.partition,
+    replicas: settings.replicas,
+    namespace: settings.namespace,
+    appName: settings.appName,
+    registryServer: settings.registryServer,
+    registryProject: settings.registryProject,
+    repository: settings.repository,
+    registryUsername: settings.registryUsername,
+    registryPassword,
+    nodePort: settings.nodePort,
+    nodeAddress: settings.nodeAddress,
+    baseImage: settings.baseImage,
+    imageBuilder: settings.imageBuilder,
+    rolloutTimeoutSeconds: settings.rolloutTimeoutSeconds,
+});
+
+export const images = canary.images;
+export const namespace = canary.namespace;
+export const statefulSetName = canary.statefulSetName;
+export const serviceName = canary.serviceName;
+export const headlessServiceName = canary.headlessServiceName;
+export const nodePortUrl = canary.nodePortUrl;
+export const ordinalVersions = canary.ordinalVersions;
+export const rollout = canary.rollout;
+export const imageTag = settings.imageTag;
+export const partition = settings.partition;
+export const replicas = settings.replicas;
+export const stable = stableTag;

@@ -1,0 +1,95 @@
+import * as assert from "assert";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT, STACK, installMocks, registered, setConfig, stackReferenceOutputs, unwrap } from "./mocks";
+
+const PROGRAM = path.resolve(__dirname, "../../index.ts");
+const PASSWORD = "pr0gram-Harbor-pw";
+
+/** Loads the program afresh with the given config; returns its exports or throws its error. */
+async function runProgram(config: Record<string, string>): Promise<Record<string, pulumi.Output<unknown> | unknown>> {
+    setConfig({ registryPassword: PASSWORD, ...config }, ["registryPassword"]);
+    delete require.cache[require.resolve(PROGRAM)];
+    return await import(PROGRAM);
+}
+
+before(async () => { await installMocks(); });
+
+describe("program (index.ts)", () => {
+    it("deploys v2 as a canary on ordinals 3-4 after a full v1 rollout", async () => {
+        stackReferenceOutputs.value = { rollout: { imageTag: "v1", partition: 0, stableTag: "v1", replicas: 5 } };
+        const program = await runProgram({
+            imageTag: "v2", partition: "3", registryServer: "127.0.0.1:5443", namespace: "prog", appName: "prog",
+        });
+        assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
+        assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v1");
+        assert.strictEqual(program.partition, 3);
+        assert.strictEqual(program.imageTag, "v2");
+        assert.strictEqual(await unwrap(program.statefulSetName as pulumi.Output<string>), "prog");
+        assert.strictEqual(await unwrap(program.serviceName as pulumi.Output<string>), "prog");
+        assert.strictEqual(await unwrap(program.nodePortUrl as pulumi.Output<string>), "http://127.0.0.1:30080/");
+        const images = await unwrap(program.images as pulumi.Output<Record<string, string>>);
+        assert.deepStrictEqual(Object.keys(images).sort(), ["v1", "v2"]);
+        for (const ref of Object.values(images)) assert.match(ref, /^127\.0\.0\.1:5443\/library\/version-test:v\d@sha256:[a-f0-9]{64}$/);
+
+        const ref = registered.filter((r) => r.type === "pulumi:pulumi:StackReference").pop();
+        assert.strictEqual(ref?.inputs.name, `organization/${PROJECT}/${STACK}`);
+    });
+
+    it("takes the previous template as stable once it was rolled out to partition 0", async () => {
+        stackReferenceOutputs.value = { rollout: { imageTag: "v2", partition: 0, stableTag: "v1", replicas: 5 } };
+        const program = await runProgram({ imageTag: "v1", partition: "4", namespace: "prog2", appName: "prog2" });
+        assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v2");
+        assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v2", 1: "v2", 2: "v2", 3: "v2", 4: "v1" });
+    });
+
+    it("lets an explicit stableTag override the recorded one", async () => {
+        stackReferenceOutputs.value = {};
+        const program = await runProgram({ imageTag: "v2", stableTag: "v1", partition: "1", namespace: "prog3", appName: "prog3" });
+        assert.strictEqual(program.stable, "v1");
+        assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v1", 1: "v2", 2: "v2", 3: "v2", 4: "v2" });
+    });
+
+    it("never exports the registry password in plain text", async () => {
+        stackReferenceOutputs.value = {};
+        const program = await runProgram({ namespace: "prog4", appName: "prog4" });
+        for (const [name, value] of Object.entries(program)) {
+            const resolved = pulumi.Output.isInstance(value) ? await unwrap(value as pulumi.Output<unknown>) : value;
+            assert.ok(!JSON.stringify(resolved ?? null).includes(PASSWORD), `export ${name} leaks the password`);
+        }
+        const secret = registered.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "prog4-pull").pop();
+        assert.ok(secret, "pull secret registered");
+    });
+
+    // Each invalid value must fail before any resource is registered, naming the key and the range.
+    const invalid: [string, Record<string, string>, RegExp][] = [
+        ["partition above replicas", { partition: "6" }, /partition: 6 is out of range; allowed 0\.\.5/],
+        ["partition not an integer", { partition: "x" }, /partition: "x" is not an integer/],
+        ["zero replicas", { replicas: "0" }, /replicas: 0 is out of range; allowed 1\.\.1000/],
+        ["imageTag latest", { imageTag: "latest" }, /imageTag: "latest" is a mutable tag and is never allowed/],
+        ["imageTag not built", { imageTag: "v3" }, /imageTag: "v3" is not a built version; allowed: one of v1, v2/],
+        ["nodePort out of range", { nodePort: "36080" }, /nodePort: 36080 is out of range; allowed 30000\.\.32767/],
+        ["malformed registry", { registryServer: "http://harbor" }, /registryServer: "http:\/\/harbor" is not a registry address/],
+        ["unknown builder", { imageBuilder: "buildah" }, /imageBuilder: "buildah" is not supported/],
+    ];
+    for (const [name, config, message] of invalid) {
+        it(`rejects ${name} before registering anything`, async () => {
+            const before = registered.length;
+            await assert.rejects(runProgram(config), (err: Error) => {
+                assert.ok(err instanceof pulumi.RunError, `expected RunError, got ${err.constructor.name}`);
+                assert.match(err.message, /^invalid stack configuration \(nothing was changed\):/);
+                assert.match(err.message, message);
+                return true;
+            });
+            assert.strictEqual(registered.length, before, "resources were registered despite invalid config");
+        });
+    }
+
+    it("rejects a missing registry password with the command that sets it", async () => {
+        pulumi.runtime.setAllConfig({ [`${PROJECT}:imageTag`]: "v1" }, []);
+        delete require.cache[require.resolve(PROGRAM)];
+        const before = registered.length;
+        await assert.rejects(import(PROGRAM), /registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`/);
+        assert.strictEqual(registered.length, before);
+    });
+});

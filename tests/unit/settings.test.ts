@@ -1,0 +1,112 @@
+import * as assert from "assert";
+import { DEFAULTS, RawSettings, SettingsError, isRegistryAddress, parseVersionList, validateSettings } from "../../components/settings";
+
+/** Runs validateSettings and returns its problems (empty when valid). */
+function problemsOf(raw: RawSettings): string[] {
+    try {
+        validateSettings(raw);
+        return [];
+    } catch (err) {
+        if (err instanceof SettingsError) return err.problems;
+        throw err;
+    }
+}
+
+describe("validateSettings", () => {
+    it("applies every default to an empty config", () => {
+        const settings = validateSettings({});
+        assert.deepStrictEqual({ ...settings, stableTag: undefined }, { ...DEFAULTS, stableTag: undefined });
+    });
+
+    it("parses numbers and lists from their config strings", () => {
+        const settings = validateSettings({
+            imageTag: "v3", partition: "2", replicas: "7", nodePort: "31000", versions: '["v1","v2","v3"]',
+            registryServer: "127.0.0.1:5443", imageBuilder: "docker-cli", stableTag: "v1",
+        });
+        assert.strictEqual(settings.partition, 2);
+        assert.strictEqual(settings.replicas, 7);
+        assert.strictEqual(settings.nodePort, 31000);
+        assert.deepStrictEqual(settings.versions, ["v1", "v2", "v3"]);
+        assert.strictEqual(settings.stableTag, "v1");
+        assert.strictEqual(settings.imageBuilder, "docker-cli");
+    });
+
+    // Each bad value must be rejected with a message naming the key and what is allowed.
+    const rejected: { name: string; raw: RawSettings; message: RegExp }[] = [
+        { name: "partition above replicas", raw: { partition: "6" }, message: /^partition: 6 is out of range; allowed 0\.\.5$/ },
+        { name: "negative partition", raw: { partition: "-1" }, message: /^partition: -1 is out of range; allowed 0\.\.5$/ },
+        { name: "fractional partition", raw: { partition: "1.5" }, message: /^partition: "1\.5" is not an integer$/ },
+        { name: "non-numeric partition", raw: { partition: "three" }, message: /^partition: "three" is not an integer$/ },
+        { name: "partition above a smaller replica count", raw: { replicas: "2", partition: "3" }, message: /^partition: 3 is out of range; allowed 0\.\.2$/ },
+        { name: "zero replicas", raw: { replicas: "0" }, message: /^replicas: 0 is out of range; allowed 1\.\.1000$/ },
+        { name: "too many replicas", raw: { replicas: "5000" }, message: /^replicas: 5000 is out of range; allowed 1\.\.1000$/ },
+        { name: "latest image tag", raw: { imageTag: "latest" }, message: /^imageTag: "latest" is a mutable tag and is never allowed; allowed: one of v1, v2$/ },
+        { name: "image tag not built", raw: { imageTag: "v9" }, message: /^imageTag: "v9" is not a built version; allowed: one of v1, v2$/ },
+        { name: "latest in versions", raw: { versions: "v1,latest", imageTag: "v1" }, message: /^versions: "latest" is a mutable tag/ },
+        { name: "invalid tag in versions", raw: { versions: "v1,v 2" }, message: /^versions: "v 2" is not a valid image tag/ },
+        { name: "duplicate versions", raw: { versions: "v1,v1" }, message: /^versions: \["v1","v1"\] lists a version twice$/ },
+        { name: "unparseable versions", raw: { versions: "[v1" }, message: /^versions: "\[v1" is not a non-empty list of tags/ },
+        { name: "stable tag not built", raw: { stableTag: "v0" }, message: /^stableTag: "v0" is not a built version; allowed: one of v1, v2$/ },
+        { name: "nodePort below range", raw: { nodePort: "8080" }, message: /^nodePort: 8080 is out of range; allowed 30000\.\.32767$/ },
+        { name: "seed's nodePort 36080", raw: { nodePort: "36080" }, message: /^nodePort: 36080 is out of range; allowed 30000\.\.32767$/ },
+        { name: "registry with scheme", raw: { registryServer: "https://harbor.example.com" }, message: /^registryServer: "https:\/\/harbor\.example\.com" is not a registry address; allowed: host or host:port/ },
+        { name: "registry with path", raw: { registryServer: "harbor.example.com/library" }, message: /^registryServer: .* is not a registry address/ },
+        { name: "registry with bad port", raw: { registryServer: "harbor:99999" }, message: /^registryServer: .* is not a registry address/ },
+        { name: "registry with space", raw: { registryServer: "har bor" }, message: /^registryServer: .* is not a registry address/ },
+        { name: "upper-case project", raw: { registryProject: "Library" }, message: /^registryProject: "Library" is not a valid project name/ },
+        { name: "repository with slash", raw: { repository: "a/b" }, message: /^repository: "a\/b" is not a valid repository name/ },
+        { name: "namespace with underscore", raw: { namespace: "my_ns" }, message: /^namespace: "my_ns" is not a valid namespace/ },
+        { name: "app name too long", raw: { appName: "a".repeat(51) }, message: /^appName: "a+" is not a valid name/ },
+        { name: "unknown image builder", raw: { imageBuilder: "kaniko" }, message: /^imageBuilder: "kaniko" is not supported; allowed: pulumi-docker, docker-cli$/ },
+        { name: "rollout timeout too short", raw: { rolloutTimeoutSeconds: "5" }, message: /^rolloutTimeoutSeconds: 5 is out of range; allowed 30\.\.7200$/ },
+    ];
+    for (const { name, raw, message } of rejected) {
+        it(`rejects ${name}`, () => {
+            const problems = problemsOf(raw);
+            assert.strictEqual(problems.length, 1, `expected one problem, got ${JSON.stringify(problems)}`);
+            assert.match(problems[0], message);
+        });
+    }
+
+    it("reports every problem at once", () => {
+        const problems = problemsOf({ partition: "9", nodePort: "1", imageTag: "latest" });
+        assert.deepStrictEqual(problems.map((p) => p.split(":")[0]).sort(), ["imageTag", "nodePort", "partition"]);
+    });
+
+    const accepted: { name: string; raw: RawSettings }[] = [
+        { name: "partition equal to replicas (staged template)", raw: { partition: "5" } },
+        { name: "partition 0 with one replica", raw: { replicas: "1", partition: "0" } },
+        { name: "registry host:port", raw: { registryServer: "127.0.0.1:5443" } },
+        { name: "registry IPv6 literal", raw: { registryServer: "[::1]:5443" } },
+        { name: "registry hostname", raw: { registryServer: "harbor.internal.example.com" } },
+        { name: "nodePort at both ends", raw: { nodePort: "30000" } },
+        { name: "versions as a comma list", raw: { versions: "v1, v2, v3", imageTag: "v3" } },
+    ];
+    for (const { name, raw } of accepted) {
+        it(`accepts ${name}`, () => assert.deepStrictEqual(problemsOf(raw), []));
+    }
+});
+
+describe("parseVersionList", () => {
+    const cases: [string, string[] | undefined][] = [
+        ['["v1","v2"]', ["v1", "v2"]],
+        ["v1,v2", ["v1", "v2"]],
+        [" v1 , v2 ,", ["v1", "v2"]],
+        ["[1,2]", undefined],
+        ["[", undefined],
+    ];
+    for (const [input, expected] of cases) {
+        it(`${JSON.stringify(input)} -> ${JSON.stringify(expected)}`, () => assert.deepStrictEqual(parseVersionList(input), expected));
+    }
+});
+
+describe("isRegistryAddress", () => {
+    const cases: [string, boolean][] = [
+        ["harbor.example.com", true], ["harbor.example.com:443", true], ["127.0.0.1:5443", true], ["localhost:5000", true],
+        ["[::1]:5443", true], ["https://harbor", false], ["harbor/library", false], ["harbor:0", false],
+        ["999.1.1.1", false], ["", false], ["-bad.example.com", false],
+    ];
+    for (const [address, expected] of cases) {
+        it(`${JSON.stringify(address)} -> ${expected}`, () => assert.strictEqual(isRegistryAddress(address), expected));
+    }
+});

@@ -4,6 +4,7 @@
  * `registered` (inputs as the program sent them) and `registeredUrns()` (with parent chains).
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
 export const PROJECT = "sts-canary";
 export const STACK = "unit";
@@ -84,7 +85,7 @@ export async function installMocks(): Promise<void> {
 export function registeredUrns(): string[] {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings");
-    const monitor = settings.getMonitor() as pulumi.runtime.MockMonitor;
+    const monitor = settings.getMonitor() as MockMonitor;
     return [...monitor.getRegisteredResources().keys()];
 }
 

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# nginx base image built from Debian packages, without Docker Hub.
+#
+#   platform/base-image.sh up       build (or import from cache) and tag the base image; needs docker.sh up
+#   platform/base-image.sh verify   FROM base + COPY index.html/version.html, run on 127.0.0.1:18080, curl it
+#   platform/base-image.sh status   print the image tags that exist
+#   platform/base-image.sh name     print the versioned image name (sts-canary/nginx-base:<version>)
+#   platform/base-image.sh down     remove the tags from the local daemon (the $CACHE tarball stays)
+#
+# How: debootstrap --variant=minbase bookworm (same mirror as /etc/apt), apt-get install nginx
+# (pinned to the version apt on the host sees as candidate), foreground config, docs/apt lists
+# stripped, tarred to $CACHE/images/nginx-base/<nginx version>-r<recipe>/rootfs.tar, then
+# `docker import` with CMD/EXPOSE (+ STOPSIGNAL via a metadata-only build); the result is `docker save`d
+# to $CACHE/images/nginx-base/<tag>-r<recipe>/image.tar. A warm run only `docker load`s it (~2-3 s)
+# and yields the same image ID every time.
+#
+# Image tags (same image ID):
+#   sts-canary/nginx-base:<nginx version, '+' and '~' -> '_'>   e.g. sts-canary/nginx-base:1.22.1-9_deb12u11
+#   sts-canary/nginx-base:latest
+#   local/nginx:bookworm
+# Contents: nginx serves /usr/share/nginx/html (index.html at /) on port 80, access log to stdout,
+# error log to stderr, runs in the foreground (CMD nginx -g 'daemon off;', like the official image,
+# so a Dockerfile that repeats that CMD also works).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RECIPE=1                       # bump when the rootfs recipe below changes
+SUITE=bookworm
+NGINX_PKG=nginx                # in bookworm nginx-light is only nginx + the echo module
+BASE_REPO="sts-canary/nginx-base"
+ALIASES=("sts-canary/nginx-base:latest" "local/nginx:bookworm")
+VERIFY_PORT="${STS_CANARY_BASE_VERIFY_PORT:-18080}"
+IMG_CACHE="$CACHE/images/nginx-base"
+DEB_CACHE="$CACHE/debootstrap/$SUITE"
+export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
+
+# First deb822 URIs / one-line "deb" URL for the main Debian archive on this host.
+host_mirror() {
+  local m
+  m=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
+  [[ -z "$m" ]] && m=$(grep -hE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | \
+        awk '{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | grep -v -- '-security' | head -n1 || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+host_security_mirror() {
+  local m
+  m=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -- '-security' | head -n1 || true)
+  echo "${m:-http://deb.debian.org/debian-security}"
+}
+
+nginx_version() {
+  local v
+  v=$(apt-cache policy "$NGINX_PKG" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [[ -z "$v" || "$v" == "(none)" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+    v=$(apt-cache policy "$NGINX_PKG" | awk '/Candidate:/ {print $2}')
+  fi
+  [[ -n "$v" && "$v" != "(none)" ]] || die "apt has no candidate for $NGINX_PKG"
+  echo "$v"
+}
+tag_of() { echo "$1" | tr '+~:' '___'; }
+
+build_rootfs() {   # build_rootfs <nginx-version> <out.tar>
+  local ver="$1" out="$2"
+  local work="$IMG_CACHE/build.$$" rootfs
+  rootfs="$work/rootfs"
+  rm -rf "$work"; mkdir -p "$rootfs" "$DEB_CACHE"
+  local mirror sec; mirror=$(host_mirror); sec=$(host_security_mirror)
+  log "debootstrap $SUITE minbase from $mirror (debs cached in $DEB_CACHE)"
+  step "debootstrap $SUITE" timeout 900 debootstrap --variant=minbase --components=main \
+    --cache-dir="$DEB_CACHE" --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$SUITE" "$rootfs" "$mirror"
+
+  # same sources as the host (incl. security, where the current nginx lives)
+  rm -f "$rootfs/etc/apt/sources.list"
+  cat > "$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $sec
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  cat > "$rootfs/etc/apt/apt.conf.d/90sts-canary" <<'EOF'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+Acquire::Check-Valid-Until "false";
+EOF
+  # never start services inside the chroot (nginx's postinst would try to bind :80 on the host)
+  printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"; chmod +x "$rootfs/usr/sbin/policy-rc.d"
+  # keep docs/man/locales out of later installs in the image, too
+  mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d"
+  cat > "$rootfs/etc/dpkg/dpkg.cfg.d/90sts-canary-nodoc" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+EOF
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+
+  # /proc is mounted in a private mount namespace, so nothing can leak into $CACHE if we die
+  step "apt-get install $NGINX_PKG=$ver in rootfs" timeout 900 unshare --mount --propagation private -- \
+    bash -euc '
+      mount -t proc proc "$1/proc"
+      chroot "$1" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        apt-get -q update
+      chroot "$1" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        apt-get -q install -y --no-install-recommends "$2=$3"
+      chroot "$1" env PATH=/usr/sbin:/usr/bin:/sbin:/bin nginx -v
+      umount "$1/proc"
+    ' _ "$rootfs" "$NGINX_PKG" "$ver"
+
+  # nginx configuration: foreground-friendly, logs to stdout/stderr, static files from /usr/share/nginx/html
+  rm -f "$rootfs/etc/nginx/sites-enabled/"* "$rootfs/etc/nginx/sites-available/default"
+  cat > "$rootfs/etc/nginx/nginx.conf" <<'EOF'
+# sts-canary nginx base image. The container runs `nginx -g 'daemon off;'` (CMD), so this file must
+# not contain a `daemon` directive. Logs go to stdout/stderr.
+user www-data;
+worker_processes auto;
+pid /run/nginx.pid;
+error_log /dev/stderr notice;
+include /etc/nginx/modules-enabled/*.conf;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    server_tokens off;
+    include /etc/nginx/conf.d/*.conf;
+}
+EOF
+  cat > "$rootfs/etc/nginx/conf.d/default.conf" <<'EOF'
+server {
+    listen 80 default_server;
+    server_name _;
+    root /usr/share/nginx/html;
+    index index.html;
+    location / {
+        try_files $uri $uri/ =404;
+    }
+}
+EOF
+  mkdir -p "$rootfs/usr/share/nginx/html" "$rootfs/var/log/nginx"
+  ln -sf /dev/stdout "$rootfs/var/log/nginx/access.log"
+  ln -sf /dev/stderr "$rootfs/var/log/nginx/error.log"
+  unshare --mount --propagation private -- bash -euc '
+      mount -t proc proc "$1/proc"; chroot "$1" /usr/sbin/nginx -t -q -g "daemon off;"; umount "$1/proc"
+    ' _ "$rootfs" || die "nginx -t failed in the rootfs"
+
+  # strip: apt lists/caches, docs (copyright files kept), man, locales, logs, host-specific files
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/cache/debconf/*-old \
+         "$rootfs"/var/lib/dpkg/*-old "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+         "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/lintian/* "$rootfs"/var/log/*.log \
+         "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/root/.bash_history
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  : > "$rootfs/etc/resolv.conf"; : > "$rootfs/etc/machine-id"; echo localhost > "$rootfs/etc/hostname"
+  rm -f "$rootfs/usr/sbin/policy-rc.d"
+  find "$rootfs/dev" -mindepth 1 -delete   # the runtime provides /dev
+  mkdir -p "$rootfs/proc" "$rootfs/sys" "$rootfs/dev"
+
+  step "tar rootfs" tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" .
+  echo "$ver" > "$work/nginx-version"
+  mkdir -p "$(dirname "$out")"
+  mv "$work/rootfs.tar" "$out"
+  echo "$ver" > "$(dirname "$out")/nginx-version"
+  rm -rf "$work"
+  log "rootfs cached: $out ($(du -h "$out" | cut -f1))"
+}
+
+image_name() { echo "$BASE_REPO:$(tag_of "$(nginx_version)")"; }
+
+cmd_up() {
+  local start=$SECONDS
+  timeout 10 docker version >/dev/null 2>&1 || die "docker daemon not answering; run platform/docker.sh up first"
+  local ver tag img dir
+  ver=$(nginx_version); tag=$(tag_of "$ver"); img="$BASE_REPO:$tag"
+  dir="$IMG_CACHE/$tag-r$RECIPE"
+  if docker image inspect "$img" >/dev/null 2>&1; then
+    log "$img already present"
+  elif [[ -s "$dir/image.tar" ]]; then
+    # warm path: `docker load` keeps the image config byte-for-byte, so the image ID (and the
+    # digests of images built FROM it) are the same on every run, unlike a fresh `docker import`.
+    step "docker load $img (cached)" timeout 300 docker load -i "$dir/image.tar"
+  else
+    if [[ ! -s "$dir/rootfs.tar" ]]; then
+      command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+      build_rootfs "$ver" "$dir/rootfs.tar"
+    else
+      log "using cached rootfs $dir/rootfs.tar"
+    fi
+    step "docker import $img" timeout 300 docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'WORKDIR /' \
+      --change 'EXPOSE 80' \
+      --change 'ENTRYPOINT []' \
+      --change 'CMD ["nginx", "-g", "daemon off;"]' \
+      --change "LABEL org.opencontainers.image.title=sts-canary-nginx-base org.opencontainers.image.version=$ver org.opencontainers.image.base.name=debian:$SUITE" \
+      --message "debootstrap $SUITE minbase + $NGINX_PKG $ver (recipe $RECIPE)" \
+      "$dir/rootfs.tar" "$img-import"
+    # `docker import --change` does not accept STOPSIGNAL: add it with a metadata-only build
+    # (no RUN, no network, no new layer). SIGQUIT = graceful nginx shutdown, as in the official image.
+    local ctx; ctx=$(mktemp -d)
+    printf 'FROM %s\nSTOPSIGNAL SIGQUIT\n' "$img-import" > "$ctx/Dockerfile"
+    step "docker build $img (STOPSIGNAL)" timeout 120 docker build --network none -t "$img" "$ctx"
+    rm -rf "$ctx"
+    docker image rm "$img-import" >/dev/null
+    step "docker save $img to cache" timeout 300 docker save -o "$dir/image.tar.tmp" "$img"
+    mv "$dir/image.tar.tmp" "$dir/image.tar"
+  fi
+  local a; for a in "${ALIASES[@]}"; do docker tag "$img" "$a"; done
+  log "base image ready in $((SECONDS - start))s: $img (+ ${ALIASES[*]}), id $(docker image inspect -f '{{.Id}}' "$img" | cut -c8-19), size $(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.1f MB", $1/1e6}')"
+  echo "$img"
+}
+
+cmd_verify() {
+  local img; img=$(image_name)
+  docker image inspect "$img" >/dev/null 2>&1 || die "$img missing; run $0 up"
+  local ctx; ctx=$(mktemp -d)
+  local name="sts-canary-base-verify-$$" test_img="sts-canary/base-verify:$$"
+  trap 'docker rm -f "'"$name"'" >/dev/null 2>&1 || true; docker image rm -f "'"$test_img"'" >/dev/null 2>&1 || true; rm -rf "'"$ctx"'"' EXIT
+  echo '<h1>This is V1</h1>' > "$ctx/index.html"
+  echo '<h1>This is V1</h1>' > "$ctx/version.html"
+  printf 'FROM %s\nCOPY index.html version.html /usr/share/nginx/html/\n' "$img" > "$ctx/Dockerfile"
+  local t=$SECONDS
+  timeout 120 docker build -q -t "$test_img" "$ctx" >/dev/null
+  log "app build (FROM base + COPY) took $((SECONDS - t))s"
+  docker run -d --name "$name" -p "127.0.0.1:$VERIFY_PORT:80" "$test_img" >/dev/null
+  wait_until 30 "nginx on 127.0.0.1:$VERIFY_PORT" curl -fsS -m 2 "http://127.0.0.1:$VERIFY_PORT/version.html"
+  local v r
+  v=$(curl -fsS -m 5 "http://127.0.0.1:$VERIFY_PORT/version.html")
+  r=$(curl -fsS -m 5 "http://127.0.0.1:$VERIFY_PORT/")
+  [[ "$v" == '<h1>This is V1</h1>' && "$r" == '<h1>This is V1</h1>' ]] || die "unexpected answers: /version.html='$v' /='$r'"
+  docker logs "$name" 2>&1 | grep -q 'GET /version.html' || die "access log not on container stdout"
+  log "verify ok: / and /version.html serve '<h1>This is V1</h1>'; access log on stdout"
+}
+
+cmd_status() {
+  local img; img=$(image_name)
+  if docker image inspect "$img" >/dev/null 2>&1; then
+    docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}' | grep -E "^($BASE_REPO|local/nginx):" || true
+  else
+    echo "$img not present"; return 1
+  fi
+}
+
+cmd_down() {
+  local img; img=$(image_name)
+  if timeout 10 docker version >/dev/null 2>&1; then
+    docker image rm "$img" "${ALIASES[@]}" >/dev/null 2>&1 || true
+  fi
+  log "base image tags removed (cache kept in $IMG_CACHE)"
+}
+
+case "${1:-up}" in
+  up) mkdir -p "$IMG_CACHE"
+      exec 9>"$IMG_CACHE/.lock"
+      flock -w 1200 9 || die "another base-image.sh holds $IMG_CACHE/.lock"
+      cmd_up ;;
+  verify) cmd_verify ;;
+  status) cmd_status ;;
+  name) image_name ;;
+  down) cmd_down ;;
+  *) echo "usage: $0 up|verify|status|name|down" >&2; exit 2 ;;
+esac

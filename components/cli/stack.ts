@@ -1,0 +1,50 @@
+/**
+ * Automation API access to the project's stacks: the same program and stack config a user drives
+ * with `pulumi config set` + `pulumi up`, so every step stays an ordinary, previewable config change.
+ */
+import * as path from "path";
+import { LocalWorkspace, Stack, UpResult, PreviewResult, ConfigMap } from "@pulumi/pulumi/automation";
+
+export const PROJECT = "sts-canary";
+
+export interface StackTarget {
+    stackName: string;
+    /** Directory of the Pulumi project (Pulumi.yaml); default: current directory. */
+    workDir?: string;
+    /** Extra environment for the CLI and program (backend URL, passphrase, kubeconfig...). */
+    envVars?: Record<string, string>;
+}
+
+export async function openStack(target: StackTarget, create = false): Promise<Stack> {
+    const workDir = path.resolve(target.workDir ?? process.cwd());
+    const args = { stackName: target.stackName, workDir };
+    const opts = { envVars: target.envVars ?? {} };
+    return create ? LocalWorkspace.createOrSelectStack(args, opts) : LocalWorkspace.selectStack(args, opts);
+}
+
+/** Sets project config keys (without the project prefix); secret values stay encrypted in the stack file. */
+export async function setConfig(stack: Stack, values: Record<string, string>, secretKeys: string[] = []): Promise<void> {
+    const config: ConfigMap = {};
+    for (const [key, value] of Object.entries(values)) {
+        const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+        config[fullKey] = { value, secret: secretKeys.includes(key) };
+    }
+    await stack.setAllConfig(config);
+}
+
+export async function getConfigValue(stack: Stack, key: string): Promise<string | undefined> {
+    const all = await stack.getAllConfig();
+    return all[key.includes(":") ? key : `${PROJECT}:${key}`]?.value;
+}
+
+export interface TimedUp { result: UpResult; seconds: number }
+
+export async function timedUp(stack: Stack, onOutput?: (line: string) => void): Promise<TimedUp> {
+    const started = Date.now();
+    const result = await stack.up({ onOutput, color: "never" });
+    return { result, seconds: (Date.now() - started) / 1000 };
+}
+
+export async function preview(stack: Stack, onOutput?: (line: string) => void): Promise<PreviewResult> {
+    return stack.preview({ onOutput, color: "never", diff: true });
+}

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Stops the local platform and removes its runtime state ($STATE, the local Pulumi backend and the
-# stacks' config files created for it). Built tools in $CACHE are kept for the next start.
+# Stops the local platform and removes its runtime state ($STATE, which holds the local Pulumi
+# backend, and the config files of the stacks created for it). Built tools in $CACHE are kept for the next start.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 P="$REPO_ROOT/platform"
 "$P/cluster.sh" down || log "cluster.sh down reported an error; continuing"
 "$P/registry.sh" down || log "registry.sh down reported an error; continuing"
 "$P/docker.sh" down || log "docker.sh down reported an error; continuing"
-rm -rf "$REPO_ROOT/.pulumi-state" "$REPO_ROOT"/Pulumi.local.yaml "$REPO_ROOT"/Pulumi.e2e-*.yaml
+rm -rf "$REPO_ROOT"/Pulumi.local.yaml "$REPO_ROOT"/Pulumi.e2e-*.yaml
 rm -rf "$STATE"
 log "platform stopped and its state removed (cache kept in $CACHE)"

@@ -30,14 +30,11 @@ source "$P/engine/env.sh"
   echo "KUBECONFIG=$STATE/kubeconfig"
   echo "KUBECTL=$BIN/kubectl"
   for var in $(compgen -e | grep -E '^PULUMI_' | sort); do echo "$var=${!var}"; done
-  echo "PULUMI_BACKEND_URL=file://$REPO_ROOT/.pulumi-state"
-  echo "PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sts-canary-local}"
   "$P/registry.sh" env | sed -E 's/^export //'
   echo "STS_CANARY_BASE_IMAGE=$("$P/base-image.sh" name)"
   echo "DOCKER_HOST=unix:///var/run/docker.sock"
 } > "$STATE/platform.env.tmp"
 mv "$STATE/platform.env.tmp" "$STATE/platform.env"
-mkdir -p "$REPO_ROOT/.pulumi-state"
 
 log "platform is up in $((SECONDS - t0))s"
 printf '  %s\n' "${TIMINGS[@]}" >&2

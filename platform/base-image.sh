@@ -245,7 +245,7 @@ cmd_verify() {
   v=$(curl -fsS -m 5 "http://127.0.0.1:$VERIFY_PORT/version.html")
   r=$(curl -fsS -m 5 "http://127.0.0.1:$VERIFY_PORT/")
   [[ "$v" == '<h1>This is V1</h1>' && "$r" == '<h1>This is V1</h1>' ]] || die "unexpected answers: /version.html='$v' /='$r'"
-  docker logs "$name" 2>&1 | grep -q 'GET /version.html' || die "access log not on container stdout"
+  docker logs "$name" 2>&1 | grep 'GET /version.html' >/dev/null || die "access log not on container stdout"
   log "verify ok: / and /version.html serve '<h1>This is V1</h1>'; access log on stdout"
 }
 

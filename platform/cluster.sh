@@ -195,7 +195,7 @@ setup_host_network() {
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || log "warning: bridge-nf-call-iptables not settable"
   # The pod bridge exists before the kubelet so that its gateway address is the node IP.
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-  ip addr show dev "$BRIDGE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/24" dev "$BRIDGE"
+  ip addr show dev "$BRIDGE" | grep "inet $NODE_IP/" >/dev/null || ip addr add "$NODE_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Service IPs without endpoints, and the fake pod/node IPs of kwok nodes, must never follow the
   # default route off this machine: route them onto the pod bridge (where nothing answers).
@@ -441,7 +441,7 @@ import_images() {
     [[ -s "$f" ]] || die "$f missing: run platform/build-k8s.sh"
     ctr_ images import --no-unpack=false "$f" >/dev/null 2>>"$LOGS/k8s-containerd.log" || die "importing $f failed"
   done
-  ctr_ images ls -q | grep -qx "$PAUSE_IMAGE" || die "pause image $PAUSE_IMAGE missing after import"
+  ctr_ images ls -q | grep -x "$PAUSE_IMAGE" >/dev/null || die "pause image $PAUSE_IMAGE missing after import"
   log "images in cluster containerd: $(ctr_ images ls -q | grep -v '^sha256:' | tr '\n' ' ')"
 }
 
@@ -482,7 +482,7 @@ cmd_up() {
 kill_our_shims() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "-address $CTR_SOCK" && kill -9 "${p#/proc/}" 2>/dev/null || true
+    tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -- "-address $CTR_SOCK" >/dev/null && kill -9 "${p#/proc/}" 2>/dev/null || true
   done
 }
 
@@ -532,7 +532,7 @@ cmd_down() {
   local ns
   for ns in /run/netns/cni-*; do
     [[ -e "$ns" ]] || continue
-    if ip netns exec "$(basename "$ns")" ip -o addr show 2>/dev/null | grep -q "inet ${POD_CIDR%.*}\."; then
+    if ip netns exec "$(basename "$ns")" ip -o addr show 2>/dev/null | grep "inet ${POD_CIDR%.*}\." >/dev/null; then
       ip netns delete "$(basename "$ns")" 2>/dev/null || { umount "$ns" 2>/dev/null; rm -f "$ns"; }
     fi
   done

@@ -5,6 +5,8 @@
 #   STATE  - runtime state of the local platform (etcd data, containerd/docker roots, registry
 #            storage, certificates, logs). `npm run platform:down` removes it.
 set -euo pipefail
+# Note: never `cmd | grep -q` here: with pipefail, grep exiting early makes cmd die of SIGPIPE
+# and the pipeline report failure; use `grep ... >/dev/null`.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${STS_CANARY_CACHE:-/var/cache/sts-canary}"

@@ -158,7 +158,7 @@ EOF
   return 0
 }
 
-port_busy() { ss -Hltn "sport = :$REG_PORT" 2>/dev/null | grep -q .; }
+port_busy() { ss -Hltn "sport = :$REG_PORT" 2>/dev/null | grep . >/dev/null; }
 
 cmd_up() {
   if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// exitCodeAlreadyReported is the exit code @pulumi/pulumi's run entry point uses after it has already
+// reported the failure (e.g. an unhandled exception) to the engine; the engine must then just bail.
+const exitCodeAlreadyReported = 32
+
+type host struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+
+	mu            sync.Mutex
+	engineAddress string
+	// running holds the node processes started by Run, so that Cancel can interrupt them.
+	running map[*exec.Cmd]struct{}
+}
+
+func newHost(engineAddress string) *host {
+	return &host{engineAddress: engineAddress, running: map[*exec.Cmd]struct{}{}}
+}
+
+// options are the `runtime.options` of Pulumi.yaml / PulumiPlugin.yaml that we honour.
+type options struct {
+	typescript     bool
+	tsconfig       string
+	nodeargs       []string
+	packagemanager string
+}
+
+func parseOptions(s *structpb.Struct) (options, error) {
+	o := options{typescript: true}
+	if s == nil {
+		return o, nil
+	}
+	m := s.AsMap()
+	if v, ok := m["typescript"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return o, errors.New("runtime option 'typescript' must be a boolean")
+		}
+		o.typescript = b
+	}
+	if v, ok := m["tsconfig"]; ok {
+		str, isStr := v.(string)
+		if !isStr {
+			return o, errors.New("runtime option 'tsconfig' must be a string")
+		}
+		o.tsconfig = str
+	}
+	if v, ok := m["nodeargs"]; ok {
+		str, isStr := v.(string)
+		if !isStr {
+			return o, errors.New("runtime option 'nodeargs' must be a string")
+		}
+		// Plain whitespace splitting: quoting inside nodeargs is not supported.
+		o.nodeargs = strings.Fields(str)
+	}
+	if v, ok := m["packagemanager"]; ok {
+		str, isStr := v.(string)
+		if !isStr {
+			return o, errors.New("runtime option 'packagemanager' must be a string")
+		}
+		o.packagemanager = str
+	}
+	return o, nil
+}
+
+// tsEnv returns the variables through which @pulumi/pulumi learns whether to register ts-node.
+func (o options) tsEnv() []string {
+	var env []string
+	if o.typescript {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if o.tsconfig != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+o.tsconfig)
+	}
+	return env
+}
+
+func programDir(info *pulumirpc.ProgramInfo, fallback string) string {
+	if info != nil && info.ProgramDirectory != "" {
+		return info.ProgramDirectory
+	}
+	return fallback
+}
+
+// resolveInProject asks node where `module` resolves from dir (honours hoisting and workspaces).
+func resolveInProject(ctx context.Context, node, dir, module string) (string, error) {
+	script := fmt.Sprintf("process.stdout.write(require.resolve(%q))", module)
+	cmd := exec.CommandContext(ctx, node, "-e", script)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("cannot find %s from %s (are the project's dependencies installed? "+
+			"run `npm install` or `pulumi install`): %v: %s", module, dir, err, lastLine(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "at ") && l != "^" {
+			return l
+		}
+	}
+	return ""
+}
+
+func (h *host) Handshake(ctx context.Context, req *pulumirpc.LanguageHandshakeRequest,
+) (*pulumirpc.LanguageHandshakeResponse, error) {
+	h.mu.Lock()
+	h.engineAddress = req.GetEngineAddress()
+	h.mu.Unlock()
+	return &pulumirpc.LanguageHandshakeResponse{}, nil
+}
+
+func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version.Version}, nil
+}
+
+func (h *host) track(cmd *exec.Cmd, add bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if add {
+		h.running[cmd] = struct{}{}
+	} else {
+		delete(h.running, cmd)
+	}
+}
+
+// Cancel interrupts running programs; @pulumi/pulumi handles SIGINT by shutting down cleanly.
+func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for cmd := range h.running {
+		if cmd.Process != nil {
+			_ = cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Run executes the Pulumi program with `node <@pulumi/pulumi/cmd/run> <flags> <entry point> <args>`.
+// Flags and environment are those read by @pulumi/pulumi's cmd/run/index.ts and runtime/config.ts.
+func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	dir := programDir(req.GetInfo(), req.GetPwd())
+	opts, err := parseOptions(req.GetInfo().GetOptions())
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: "could not find node on $PATH: " + err.Error()}, nil
+	}
+	runJS, err := resolveInProject(ctx, node, dir, "@pulumi/pulumi/cmd/run")
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+
+	h.mu.Lock()
+	engine := h.engineAddress
+	h.mu.Unlock()
+
+	args := append([]string{}, opts.nodeargs...)
+	args = append(args, runJS)
+	flag := func(name, value string) {
+		if value != "" {
+			args = append(args, "--"+name, value)
+		}
+	}
+	flag("monitor", req.GetMonitorAddress())
+	flag("engine", engine)
+	flag("organization", req.GetOrganization())
+	flag("project", req.GetProject())
+	flag("root-directory", req.GetInfo().GetRootDirectory())
+	flag("stack", req.GetStack())
+	flag("pwd", dir)
+	if req.GetDryRun() {
+		args = append(args, "--dry-run")
+	}
+	flag("parallel", strconv.Itoa(int(req.GetParallel())))
+	entry := req.GetInfo().GetEntryPoint()
+	if entry == "" {
+		entry = req.GetProgram()
+	}
+	if entry == "" {
+		entry = "."
+	}
+	args = append(args, entry)
+	args = append(args, req.GetArgs()...)
+
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: "serializing config: " + err.Error()}, nil
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretKeysJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: "serializing secret config keys: " + err.Error()}, nil
+	}
+
+	env := append(os.Environ(),
+		"PULUMI_CONFIG="+string(configJSON),
+		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
+	env = append(env, opts.tsEnv()...)
+
+	cmd := exec.Command(node, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	// Wrapping the files makes exec copy through pipes instead of handing node our own descriptors
+	// (node switches its stdio to non-blocking mode, which would leak into this process).
+	cmd.Stdout = struct{ io.Writer }{os.Stdout}
+	cmd.Stderr = struct{ io.Writer }{os.Stderr}
+	// Don't hang on output pipes kept open by a grandchild after node exits.
+	cmd.WaitDelay = 5 * time.Second
+	logging.V(5).Infof("running program: %s %s", node, strings.Join(args, " "))
+
+	if err := cmd.Start(); err != nil {
+		return &pulumirpc.RunResponse{Error: "could not start node: " + err.Error()}, nil
+	}
+	h.track(cmd, true)
+	defer h.track(cmd, false)
+
+	// If the engine gives up on the call, interrupt the program, then kill it.
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case werr = <-waited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			werr = <-waited
+		}
+	}
+	if werr == nil {
+		return &pulumirpc.RunResponse{}, nil
+	}
+	var exitErr *exec.ExitError
+	if errors.As(werr, &exitErr) {
+		code := exitErr.ExitCode()
+		switch {
+		case code == exitCodeAlreadyReported:
+			// The SDK already reported the error (with its message) through the engine.
+			return &pulumirpc.RunResponse{Bail: true}, nil
+		case code < 0:
+			return &pulumirpc.RunResponse{Error: "Program was terminated: " + exitErr.String()}, nil
+		default:
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", code)}, nil
+		}
+	}
+	return &pulumirpc.RunResponse{Error: "Problem running program: " + werr.Error()}, nil
+}
+
+// RunPlugin runs a source-based plugin (PulumiPlugin.yaml with runtime nodejs), e.g. a component
+// provider, through @pulumi/pulumi's cmd/run-plugin. Its stdout (which starts with the port the
+// plugin serves on) is streamed back to the engine.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	ctx := server.Context()
+	if req.GetKind() == "analyzer" {
+		return status.Error(codes.Unimplemented, "policy packs are not supported by this nodejs language host")
+	}
+	dir := programDir(req.GetInfo(), req.GetPwd())
+	opts, err := parseOptions(req.GetInfo().GetOptions())
+	if err != nil {
+		return err
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("could not find node on $PATH: %w", err)
+	}
+	runPlugin, err := resolveInProject(ctx, node, dir, "@pulumi/pulumi/cmd/run-plugin")
+	if err != nil {
+		return err
+	}
+
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	args := append([]string{}, opts.nodeargs...)
+	args = append(args, runPlugin, dir)
+	args = append(args, req.GetArgs()...)
+
+	env := req.GetEnv()
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	env = append(append([]string{}, env...), opts.tsEnv()...)
+
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = req.GetPwd()
+	if cmd.Dir == "" {
+		cmd.Dir = dir
+	}
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// The engine ends the plugin by cancelling the stream: ask nicely first.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	logging.V(5).Infof("running plugin: %s %s", node, strings.Join(args, " "))
+
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped by the engine
+		}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return fmt.Errorf("plugin %s exited with non-zero exit code: %d", filepath.Base(dir), exitErr.ExitCode())
+		}
+		return fmt.Errorf("could not run plugin in %s: %w", dir, err)
+	}
+	return closer.Close()
+}
+
+func (h *host) RuntimeOptionsPrompts(context.Context, *pulumirpc.RuntimeOptionsRequest,
+) (*pulumirpc.RuntimeOptionsResponse, error) {
+	return &pulumirpc.RuntimeOptionsResponse{}, nil
+}
+
+func (h *host) Template(context.Context, *pulumirpc.TemplateRequest) (*pulumirpc.TemplateResponse, error) {
+	return &pulumirpc.TemplateResponse{}, nil
+}
+
+func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("could not find node on $PATH: %w", err)
+	}
+	resp := &pulumirpc.AboutResponse{Executable: node, Metadata: map[string]string{}}
+	if out, err := exec.CommandContext(ctx, node, "--version").Output(); err == nil {
+		resp.Version = strings.TrimSpace(string(out))
+	}
+	pm := packageManager(programDir(req.GetInfo(), "."), "")
+	resp.Metadata["packagemanager"] = pm
+	if out, err := exec.CommandContext(ctx, pm, "--version").Output(); err == nil {
+		resp.Metadata["packagemanagerVersion"] = strings.TrimSpace(string(out))
+	}
+	return resp, nil
+}

@@ -27,7 +27,7 @@ export function loadPlatformEnv(): Record<string, string> {
 }
 
 /** Creates (or selects) a stack of this project on the local platform with base settings. */
-export async function localStack(stackName: string, settings: Record<string, string>): Promise<Stack> {
+export async function localStack(stackName: string, settings: Record<string, string | string[]>): Promise<Stack> {
     const env = loadPlatformEnv();
     const stack = await openStack({ stackName, workDir: REPO_ROOT, envVars: env }, true);
     await setConfig(stack, {

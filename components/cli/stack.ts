@@ -3,7 +3,7 @@
  * with `pulumi config set` + `pulumi up`, so every step stays an ordinary, previewable config change.
  */
 import * as path from "path";
-import { LocalWorkspace, Stack, UpResult, PreviewResult, ConfigMap } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack, UpResult, PreviewResult } from "@pulumi/pulumi/automation";
 
 export const PROJECT = "sts-canary";
 
@@ -22,14 +22,19 @@ export async function openStack(target: StackTarget, create = false): Promise<St
     return create ? LocalWorkspace.createOrSelectStack(args, opts) : LocalWorkspace.selectStack(args, opts);
 }
 
-/** Sets project config keys (without the project prefix); secret values stay encrypted in the stack file. */
-export async function setConfig(stack: Stack, values: Record<string, string>, secretKeys: string[] = []): Promise<void> {
-    const config: ConfigMap = {};
+/**
+ * Sets config keys (project keys without the `sts-canary:` prefix) in one CLI call; arrays are
+ * stored as structured values, as the typed `versions` key requires, and secret values stay
+ * encrypted in the stack file.
+ */
+export async function setConfig(stack: Stack, values: Record<string, string | string[]>, secretKeys: string[] = []): Promise<void> {
+    const config: Record<string, { value: string; objectValue?: string[]; secret: boolean }> = {};
     for (const [key, value] of Object.entries(values)) {
         const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
-        config[fullKey] = { value, secret: secretKeys.includes(key) };
+        const secret = secretKeys.includes(key);
+        config[fullKey] = Array.isArray(value) ? { value: JSON.stringify(value), objectValue: value, secret } : { value, secret };
     }
-    await stack.setAllConfig(config);
+    if (Object.keys(config).length > 0) await stack.setAllConfigJson(JSON.stringify(config));
 }
 
 export async function getConfigValue(stack: Stack, key: string): Promise<string | undefined> {

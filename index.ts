@@ -6,7 +6,7 @@ import { CanarySettings, RawSettings, SettingsError, validateSettings } from "./
 
 const config = new pulumi.Config();
 const SETTING_KEYS: (keyof RawSettings)[] = [
-    "imageTag", "partition", "replicas", "namespace", "appName", "versions", "registryServer",
+    "imageTag", "partition", "replicas", "namespace", "appName", "versions", "pinnedImages", "registryServer",
     "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
     "imageBuilder", "rolloutTimeoutSeconds", "stableTag",
 ];
@@ -43,6 +43,7 @@ const stableTag: pulumi.Input<string> = settings.stableTag ?? new pulumi.StackRe
 
 const canary = new StatefulSetCanary(settings.appName, {
     versions: settings.versions,
+    pinnedImages: settings.pinnedImages,
     imageTag: settings.imageTag,
     stableTag,
     partition: settings.partition,

@@ -12,6 +12,8 @@ import { CanaryWorkload } from "./workload";
 export interface StatefulSetCanaryArgs {
     /** Every version to build and push, e.g. ["v1", "v2"]. */
     versions?: string[];
+    /** Versions built elsewhere, deployed as they are: version -> `<repo>[:<tag>]@sha256:...`. */
+    pinnedImages?: Record<string, string>;
     /** Version of the StatefulSet template (runs on ordinals >= partition). */
     imageTag: pulumi.Input<string>;
     /** Version of pods below the partition (the last fully rolled-out version); defaults to imageTag. */
@@ -64,6 +66,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
     constructor(name: string, args: StatefulSetCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sts-canary:index:StatefulSetCanary", name, args, opts);
         const versions = args.versions ?? DEFAULTS.versions;
+        const pinnedImages = args.pinnedImages ?? {};
         const appName = args.appName ?? DEFAULTS.appName;
         const imageBuilder = args.imageBuilder ?? DEFAULTS.imageBuilder;
 
@@ -83,7 +86,12 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             baseImage: args.baseImage ?? DEFAULTS.baseImage,
             rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULTS.rolloutTimeoutSeconds,
         }).apply((values) => {
-            const raw: RawSettings = { versions: JSON.stringify(versions), appName, imageBuilder };
+            const raw: RawSettings = {
+                versions: JSON.stringify(versions),
+                pinnedImages: JSON.stringify(Object.entries(pinnedImages).map(([v, ref]) => `${v}=${ref}`)),
+                appName,
+                imageBuilder,
+            };
             for (const [key, value] of Object.entries(values)) raw[key as keyof RawSettings] = String(value);
             return validateSettings(raw);
         });
@@ -103,8 +111,12 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
                 buildDirectory: args.buildDirectory,
             }, { parent: this });
         }
-        // The template pins the digest of the image that was actually pushed for imageTag.
-        const templateImage = pick("imageTag").apply((tag) => images[tag].pinnedRef);
+        // Every version's pinned reference: what this stack pushed, or what it was given.
+        const refs: Record<string, pulumi.Output<string>> = {};
+        for (const version of versions) refs[version] = images[version].pinnedRef;
+        for (const [version, ref] of Object.entries(pinnedImages)) refs[version] = pulumi.output(ref);
+        // The template pins the digest of the image that was actually pushed (or verified) for imageTag.
+        const templateImage = pick("imageTag").apply((tag) => refs[tag]);
 
         const workload = new CanaryWorkload(name, {
             appName,
@@ -121,7 +133,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             rolloutTimeoutSeconds: pick("rolloutTimeoutSeconds"),
         }, { parent: this });
 
-        this.images = pulumi.all(Object.fromEntries(versions.map((v) => [v, images[v].pinnedRef])));
+        this.images = pulumi.all(refs);
         this.namespace = workload.namespace;
         this.statefulSetName = workload.statefulSetName;
         this.serviceName = workload.serviceName;

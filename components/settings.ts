@@ -17,8 +17,13 @@ export interface CanarySettings {
     namespace: string;
     /** Base name of the StatefulSet (`<appName>`), its pods (`<appName>-<ordinal>`) and Services. */
     appName: string;
-    /** Every version that is built and pushed; `imageTag` must be one of them. */
+    /** Every version that is built and pushed. */
     versions: string[];
+    /**
+     * Versions built elsewhere (another stack's verified image, a CI pipeline), as version ->
+     * pinned reference `<repo>[:<tag>]@sha256:...`. They are deployed as they are, never rebuilt.
+     */
+    pinnedImages: Record<string, string>;
     /** Registry host[:port], Harbor style, without scheme. */
     registryServer: string;
     /** Harbor project (first path segment of the repository). */
@@ -36,6 +41,9 @@ export interface CanarySettings {
     stableTag?: string;
 }
 
+/** How `pinnedImages` entries look in stack config: `version=<repo>[:<tag>]@sha256:<64 hex>`. */
+const PINNED_REF = /^[a-z0-9.:[\]_/-]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$/;
+
 /** Defaults, mirrored in Pulumi.yaml's `config:` block (a unit test keeps the two equal). */
 export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
     imageTag: "v1",
@@ -44,6 +52,7 @@ export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
     namespace: "sts",
     appName: "nginx",
     versions: ["v1", "v2"],
+    pinnedImages: {},
     registryServer: "harbor.example.com",
     registryProject: "library",
     repository: "version-test",
@@ -160,9 +169,27 @@ export function validateSettings(raw: RawSettings): CanarySettings {
     }
     if (new Set(versions).size !== versions.length) problems.push(`versions: ${JSON.stringify(versions)} lists a version twice`);
 
+    const pinnedImages: Record<string, string> = {};
+    if (raw.pinnedImages !== undefined && raw.pinnedImages.trim() !== "") {
+        const entries = parseVersionList(raw.pinnedImages);
+        if (entries === undefined) problems.push(`pinnedImages: "${raw.pinnedImages}" is not a list of version=reference entries`);
+        for (const entry of entries ?? []) {
+            const [version, ref] = [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)];
+            if (!entry.includes("=") || !TAG.test(version) || MUTABLE_TAGS.has(version)) {
+                problems.push(`pinnedImages: "${entry}" is not version=reference with an immutable version tag`);
+            } else if (!PINNED_REF.test(ref)) {
+                problems.push(`pinnedImages: "${entry}": the reference must be pinned by digest (<repo>[:<tag>]@sha256:<64 hex>)`);
+            } else if (versions.includes(version) || pinnedImages[version] !== undefined) {
+                problems.push(`pinnedImages: version "${version}" is given twice (also built or pinned already)`);
+            } else {
+                pinnedImages[version] = ref;
+            }
+        }
+    }
+    const available = [...versions, ...Object.keys(pinnedImages)];
     const tagError = (key: string, tag: string): void => {
-        if (MUTABLE_TAGS.has(tag)) problems.push(`${key}: "${tag}" is a mutable tag and is never allowed; allowed: one of ${versions.join(", ")}`);
-        else if (!versions.includes(tag)) problems.push(`${key}: "${tag}" is not a built version; allowed: one of ${versions.join(", ")}`);
+        if (MUTABLE_TAGS.has(tag)) problems.push(`${key}: "${tag}" is a mutable tag and is never allowed; allowed: one of ${available.join(", ")}`);
+        else if (!available.includes(tag)) problems.push(`${key}: "${tag}" is not a built or pinned version; allowed: one of ${available.join(", ")}`);
     };
     const imageTag = str("imageTag", DEFAULTS.imageTag);
     tagError("imageTag", imageTag);
@@ -195,7 +222,7 @@ export function validateSettings(raw: RawSettings): CanarySettings {
 
     if (problems.length > 0) throw new SettingsError(problems);
     return {
-        imageTag, partition, replicas, namespace, appName, versions, registryServer, registryProject,
+        imageTag, partition, replicas, namespace, appName, versions, pinnedImages, registryServer, registryProject,
         repository, registryUsername, nodePort, nodeAddress, baseImage,
         imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, stableTag,
     };

@@ -211,6 +211,18 @@ describe("StatefulSetCanary with the docker-cli builder", () => {
     });
 });
 
+describe("StatefulSetCanary with a pinned (externally built) version", () => {
+    it("deploys the given digest and builds nothing for it", async () => {
+        const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"d".repeat(64)}`;
+        const canary = await deploy("pin", { pinnedImages: { v3: ref }, imageTag: "v3", stableTag: "v1", partition: 4 });
+        assert.deepStrictEqual(byType("sts-canary:index:AppImage", "pin-").map((r) => r.name).sort(), ["pin-v1", "pin-v2"]);
+        const sts = only(byType("kubernetes:apps/v1:StatefulSet", "pin-"), "StatefulSet").inputs;
+        assert.strictEqual(sts.spec.template.spec.containers[0].image, ref);
+        assert.strictEqual((await unwrap(canary.images)).v3, ref);
+        assert.deepStrictEqual(await unwrap(canary.ordinalVersions), { 0: "v1", 1: "v1", 2: "v1", 3: "v1", 4: "v3" });
+    });
+});
+
 describe("StatefulSetCanary keeps the registry password secret", () => {
     let canary: StatefulSetCanary;
     before(async () => { canary = await deploy("sec", { imageTag: "v2", partition: 3, stableTag: "v1" }); });

@@ -67,7 +67,7 @@ describe("program (index.ts)", () => {
         ["partition not an integer", { partition: "x" }, /partition: "x" is not an integer/],
         ["zero replicas", { replicas: "0" }, /replicas: 0 is out of range; allowed 1\.\.1000/],
         ["imageTag latest", { imageTag: "latest" }, /imageTag: "latest" is a mutable tag and is never allowed/],
-        ["imageTag not built", { imageTag: "v3" }, /imageTag: "v3" is not a built version; allowed: one of v1, v2/],
+        ["imageTag not built", { imageTag: "v3" }, /imageTag: "v3" is not a built or pinned version; allowed: one of v1, v2/],
         ["nodePort out of range", { nodePort: "36080" }, /nodePort: 36080 is out of range; allowed 30000\.\.32767/],
         ["malformed registry", { registryServer: "http://harbor" }, /registryServer: "http:\/\/harbor" is not a registry address/],
         ["unknown builder", { imageBuilder: "buildah" }, /imageBuilder: "buildah" is not supported/],

@@ -12,8 +12,11 @@ describe("Pulumi.yaml config schema", () => {
     const schema = project.config as Record<string, { type: string; default?: unknown; description?: string; secret?: boolean }>;
 
     it("declares every setting with the program's default", () => {
-        for (const [key, value] of Object.entries(DEFAULTS)) {
+        for (const [key, defaultValue] of Object.entries(DEFAULTS)) {
             assert.ok(schema[key], `Pulumi.yaml does not declare ${key}`);
+            // pinnedImages is a version -> reference map in the program and a list of
+            // "version=reference" entries in stack config (project config has no map type).
+            const value = key === "pinnedImages" ? Object.entries(defaultValue).map(([v, r]) => `${v}=${r}`) : defaultValue;
             assert.deepStrictEqual(schema[key].default, value, `default of ${key}`);
             const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : "string";
             assert.strictEqual(schema[key].type, expectedType, `type of ${key}`);

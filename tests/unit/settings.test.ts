@@ -31,6 +31,13 @@ describe("validateSettings", () => {
         assert.strictEqual(settings.imageBuilder, "docker-cli");
     });
 
+    it("parses pinned images into a version -> reference map", () => {
+        const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"c".repeat(64)}`;
+        const settings = validateSettings({ pinnedImages: JSON.stringify([`v3=${ref}`]), imageTag: "v3" });
+        assert.deepStrictEqual(settings.pinnedImages, { v3: ref });
+        assert.deepStrictEqual(settings.versions, ["v1", "v2"]);
+    });
+
     // Each bad value must be rejected with a message naming the key and what is allowed.
     const rejected: { name: string; raw: RawSettings; message: RegExp }[] = [
         { name: "partition above replicas", raw: { partition: "6" }, message: /^partition: 6 is out of range; allowed 0\.\.5$/ },
@@ -41,12 +48,12 @@ describe("validateSettings", () => {
         { name: "zero replicas", raw: { replicas: "0" }, message: /^replicas: 0 is out of range; allowed 1\.\.1000$/ },
         { name: "too many replicas", raw: { replicas: "5000" }, message: /^replicas: 5000 is out of range; allowed 1\.\.1000$/ },
         { name: "latest image tag", raw: { imageTag: "latest" }, message: /^imageTag: "latest" is a mutable tag and is never allowed; allowed: one of v1, v2$/ },
-        { name: "image tag not built", raw: { imageTag: "v9" }, message: /^imageTag: "v9" is not a built version; allowed: one of v1, v2$/ },
+        { name: "image tag not built", raw: { imageTag: "v9" }, message: /^imageTag: "v9" is not a built or pinned version; allowed: one of v1, v2$/ },
         { name: "latest in versions", raw: { versions: "v1,latest", imageTag: "v1" }, message: /^versions: "latest" is a mutable tag/ },
         { name: "invalid tag in versions", raw: { versions: "v1,v 2" }, message: /^versions: "v 2" is not a valid image tag/ },
         { name: "duplicate versions", raw: { versions: "v1,v1" }, message: /^versions: \["v1","v1"\] lists a version twice$/ },
         { name: "unparseable versions", raw: { versions: "[v1" }, message: /^versions: "\[v1" is not a non-empty list of tags/ },
-        { name: "stable tag not built", raw: { stableTag: "v0" }, message: /^stableTag: "v0" is not a built version; allowed: one of v1, v2$/ },
+        { name: "stable tag not built", raw: { stableTag: "v0" }, message: /^stableTag: "v0" is not a built or pinned version; allowed: one of v1, v2$/ },
         { name: "nodePort below range", raw: { nodePort: "8080" }, message: /^nodePort: 8080 is out of range; allowed 30000\.\.32767$/ },
         { name: "seed's nodePort 36080", raw: { nodePort: "36080" }, message: /^nodePort: 36080 is out of range; allowed 30000\.\.32767$/ },
         { name: "registry with scheme", raw: { registryServer: "https://harbor.example.com" }, message: /^registryServer: "https:\/\/harbor\.example\.com" is not a registry address; allowed: host or host:port/ },
@@ -58,6 +65,10 @@ describe("validateSettings", () => {
         { name: "namespace with underscore", raw: { namespace: "my_ns" }, message: /^namespace: "my_ns" is not a valid namespace/ },
         { name: "app name too long", raw: { appName: "a".repeat(51) }, message: /^appName: "a+" is not a valid name/ },
         { name: "unknown image builder", raw: { imageBuilder: "kaniko" }, message: /^imageBuilder: "kaniko" is not supported; allowed: pulumi-docker, docker-cli$/ },
+        { name: "pinned image without digest", raw: { pinnedImages: '["v3=h/p/r:v3"]' }, message: /^pinnedImages: "v3=h\/p\/r:v3": the reference must be pinned by digest/ },
+        { name: "pinned entry without version", raw: { pinnedImages: `["h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* is not version=reference/ },
+        { name: "pinned latest", raw: { pinnedImages: `["latest=h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* immutable version tag/ },
+        { name: "version both built and pinned", raw: { pinnedImages: `["v2=h/p/r:v2@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: version "v2" is given twice/ },
         { name: "rollout timeout too short", raw: { rolloutTimeoutSeconds: "5" }, message: /^rolloutTimeoutSeconds: 5 is out of range; allowed 30\.\.7200$/ },
     ];
     for (const { name, raw, message } of rejected) {
@@ -81,6 +92,7 @@ describe("validateSettings", () => {
         { name: "registry hostname", raw: { registryServer: "harbor.internal.example.com" } },
         { name: "nodePort at both ends", raw: { nodePort: "30000" } },
         { name: "versions as a comma list", raw: { versions: "v1, v2, v3", imageTag: "v3" } },
+        { name: "a pinned version as imageTag", raw: { imageTag: "v3", pinnedImages: `["v3=127.0.0.1:5443/library/version-test:v3@sha256:${"b".repeat(64)}"]` } },
     ];
     for (const { name, raw } of accepted) {
         it(`accepts ${name}`, () => assert.deepStrictEqual(problemsOf(raw), []));

@@ -6,6 +6,12 @@ export default tseslint.config(
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {
+        files: ["**/*.js"],
+        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly", __dirname: "readonly" } },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
+    },
+    {
+        files: ["**/*.ts"],
         rules: {
             "@typescript-eslint/no-explicit-any": "off",
             "@typescript-eslint/no-require-imports": ["error", { allow: ["^(child_process|fs|os|path)$"] }],

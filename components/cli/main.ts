@@ -1,0 +1,259 @@
+/**
+ * `sts-canary`: status, step, promote, rollback and timeline of a StatefulSet canary, on the
+ * Pulumi Automation API against the project in the working directory and one of its stacks.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as readline from "readline";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { gateSettingsFrom, GateSettings } from "./gates";
+import { Journal, formatEntry, isProcessAlive } from "./journal";
+import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, rollback, step } from "./operator";
+import { PlanError, parsePlan, stepTarget } from "./plan";
+import { openStack, PROJECT } from "./stack";
+import { collectStatus, renderStatus } from "./status";
+
+interface GlobalOptions {
+    stack?: string;
+    cwd: string;
+    json?: boolean;
+    platformEnv: boolean;
+}
+
+const integer = (name: string) => (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    return Number(value);
+};
+
+/** Loads `.platform/platform.env` (written by platform/up.sh) unless a backend is already chosen. */
+function loadPlatformEnv(workDir: string, say: (line: string) => void): void {
+    const file = path.join(workDir, ".platform", "platform.env");
+    if (process.env.PULUMI_BACKEND_URL || !fs.existsSync(file)) return;
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+        if (match) process.env[match[1]] = match[2];
+    }
+    say(`(local platform environment from ${path.relative(process.cwd(), file) || file})`);
+}
+
+class Cli {
+    private readonly controller = new AbortController();
+    private interrupts = 0;
+
+    constructor(private readonly globals: GlobalOptions) {}
+
+    /** Human progress goes to stderr when stdout carries JSON. */
+    say = (line: string): void => {
+        if (this.globals.json) process.stderr.write(line + "\n");
+        else process.stdout.write(line + "\n");
+    };
+
+    installInterruptHandler(): void {
+        process.on("SIGINT", () => {
+            this.interrupts++;
+            if (this.interrupts > 1) process.exit(EXIT.interrupted);
+            this.say("interrupt: stopping pulumi safely (Ctrl-C again to quit at once); the next run will explain and continue");
+            this.controller.abort();
+        });
+    }
+
+    async open(): Promise<{ stack: Stack; journal: Journal; workDir: string }> {
+        const workDir = path.resolve(this.globals.cwd);
+        if (!fs.existsSync(path.join(workDir, "Pulumi.yaml"))) throw new UsageError(`${workDir} has no Pulumi.yaml (use --cwd)`);
+        if (this.globals.platformEnv) loadPlatformEnv(workDir, (l) => process.stderr.write(l + "\n"));
+        let stackName = this.globals.stack;
+        if (!stackName) {
+            const workspace = await LocalWorkspace.create({ workDir });
+            stackName = (await workspace.stack())?.name;
+            if (!stackName) throw new UsageError("no stack selected: pass --stack <name> (or `pulumi stack select`)");
+        }
+        const stack = await openStack({ stackName, workDir });
+        return { stack, journal: new Journal(workDir, stackName, (line) => this.say(line)), workDir };
+    }
+
+    async operator(bakeOverride?: number): Promise<Operator> {
+        const { stack, journal } = await this.open();
+        const config = await stack.getAllConfig();
+        const gateConfig: Record<string, string | undefined> = {};
+        for (const [key, value] of Object.entries(config)) {
+            if (key.startsWith(`${PROJECT}:gate`)) gateConfig[key.slice(PROJECT.length + 1)] = value.value;
+        }
+        let gates: GateSettings;
+        try {
+            gates = gateSettingsFrom(gateConfig);
+        } catch (err) {
+            throw new UsageError(String((err as Error).message));
+        }
+        if (bakeOverride !== undefined) gates.bakeSeconds = bakeOverride;
+        return { stack, journal, gates, log: this.say, signal: this.controller.signal };
+    }
+
+    /** Refuses to start while another run holds the stack, and explains an interrupted one. */
+    pendingOperation(journal: Journal) {
+        const op = journal.operation();
+        if (op && op.pid !== process.pid && isProcessAlive(op.pid)) {
+            throw new UsageError(`another sts-canary ${op.kind} is running on this stack (pid ${op.pid})`);
+        }
+        if (op) this.say(`note: found an interrupted ${op.kind} (started ${op.startedAt}, phase ${op.phase}${op.currentTarget !== undefined ? ` at partition ${op.currentTarget}` : ""})`);
+        return op;
+    }
+
+    report(outcome: Outcome, startedEntries: number, journal: Journal): number {
+        if (this.globals.json) {
+            process.stdout.write(JSON.stringify({
+                exitCode: outcome.code, message: outcome.message, gates: outcome.gates,
+                timeline: journal.timeline().slice(startedEntries),
+            }, null, 2) + "\n");
+        } else {
+            this.say(`${outcome.code === EXIT.ok ? "OK" : `exit ${outcome.code}`}: ${outcome.message}`);
+        }
+        return outcome.code;
+    }
+}
+
+export async function main(argv: string[]): Promise<number> {
+    const program = new Command("sts-canary")
+        .description("Walk a StatefulSet canary forward safely: every step is a stack config change + `pulumi up`, gated by health checks")
+        .option("-s, --stack <name>", "stack to operate on (default: the selected stack)")
+        .option("-C, --cwd <dir>", "directory of the Pulumi project", process.cwd())
+        .option("--json", "machine-readable output on stdout (progress on stderr)")
+        .option("--no-platform-env", "do not load .platform/platform.env of the local platform")
+        .showHelpAfterError()
+        .addHelpText("after", `
+Exit codes: 0 ok | 1 error | 2 usage or config error | 3 gate failed, rolled back to stable |
+            4 failed and not (fully) rolled back | 5 stopped before the end of the plan | 130 interrupted
+Gate settings come from stack config: gateReadyTimeoutSeconds, gateBakeSeconds, gateMaxRestarts,
+gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
+        .exitOverride();
+
+    let code: number = EXIT.ok;
+    const cliFor = () => new Cli(program.opts() as GlobalOptions);
+
+    program.command("status")
+        .description("partition, stable and canary versions, and every pod's revision, version, readiness and restarts")
+        .option("-w, --watch", "refresh until every pod is updated and ready, or Ctrl-C")
+        .option("--interval <seconds>", "refresh interval for --watch", integer("--interval"), 2)
+        .option("--watch-seconds <seconds>", "stop watching after this long", integer("--watch-seconds"), 600)
+        .action(async (options: { watch?: boolean; interval: number; watchSeconds: number }) => {
+            const cli = cliFor();
+            const { stack, journal } = await cli.open();
+            const deadline = Date.now() + options.watchSeconds * 1000;
+            for (;;) {
+                const status = await collectStatus(stack, journal);
+                if (cli["globals"].json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+                else {
+                    if (options.watch && process.stdout.isTTY) process.stdout.write("\x1b[2J\x1b[H");
+                    process.stdout.write(renderStatus(status) + "\n");
+                }
+                const settled = status.statefulSet !== undefined && status.ready === status.config.replicas
+                    && status.pods.every((p) => !p.terminating) && status.statefulSet.observedGeneration >= status.statefulSet.generation;
+                if (!options.watch || settled || Date.now() > deadline) break;
+                await new Promise((r) => setTimeout(r, options.interval * 1000));
+            }
+        });
+
+    program.command("step")
+        .description("move the partition one step (or to --to N / by --by K), `pulumi up`, then gate; roll back on failure")
+        .option("--to <partition>", "target partition", integer("--to"))
+        .option("--by <count>", "lower the partition by this many pods (default 1)", integer("--by"))
+        .option("--image-tag <tag>", "also set imageTag (starts a canary of this version)")
+        .option("--bake <seconds>", "bake time before judging (default: gateBakeSeconds)", integer("--bake"))
+        .option("--no-rollback", "on failure, stop without rolling back")
+        .action(async (options: { to?: number; by?: number; imageTag?: string; bake?: number; rollback: boolean }) => {
+            const cli = cliFor();
+            const op = await cli.operator(options.bake);
+            cli.installInterruptHandler();
+            const interrupted = cli.pendingOperation(op.journal);
+            const before = op.journal.timeline().length;
+            if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
+            const status = await deployedStatus(op);
+            let target: number;
+            let record = undefined;
+            if (interrupted && interrupted.currentTarget !== undefined && options.to === undefined && options.by === undefined) {
+                target = interrupted.currentTarget;
+                record = interrupted.kind === "step" ? { ...interrupted, pid: process.pid } : undefined;
+                cli.say(`finishing the interrupted step to partition ${target} first`);
+            } else {
+                target = stepTarget(status.config.partition, status.config.replicas, { to: options.to, by: options.by });
+            }
+            const outcome = await step(op, target, { imageTag: options.imageTag, noRollback: !options.rollback, record });
+            code = cli.report(outcome, before, op.journal);
+        });
+
+    program.command("promote")
+        .description("walk a plan of partitions, e.g. --plan 4,3,1,0, gating every step; roll back on failure")
+        .requiredOption("--plan <partitions>", "comma-separated, strictly decreasing partitions")
+        .option("--image-tag <tag>", "version to promote (default: the stack's imageTag)")
+        .addOption(new Option("--pause", "ask for approval before every step after the first (needs a terminal)"))
+        .option("--bake <seconds>", "bake time per step (default: gateBakeSeconds)", integer("--bake"))
+        .option("--no-rollback", "on failure, stop without rolling back")
+        .action(async (options: { plan: string; imageTag?: string; pause?: boolean; bake?: number; rollback: boolean }) => {
+            const cli = cliFor();
+            const op = await cli.operator(options.bake);
+            cli.installInterruptHandler();
+            const interrupted = cli.pendingOperation(op.journal);
+            const before = op.journal.timeline().length;
+            if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
+            const status = await deployedStatus(op);
+            const plan = parsePlan(options.plan, status.config.replicas);
+            if (options.pause && !process.stdin.isTTY) throw new UsageError("--pause needs an interactive terminal");
+            const approve = options.pause ? (next: number) => ask(`continue to partition ${next}? [y/N] `) : undefined;
+            const outcome = await promote(op, plan, {
+                imageTag: options.imageTag, noRollback: !options.rollback, approve,
+                resume: interrupted && interrupted.kind !== "rollback" ? interrupted : undefined,
+            });
+            code = cli.report(outcome, before, op.journal);
+        });
+
+    program.command("rollback")
+        .description("revert the template to the stable version, restore the partition, replace pods stuck on the broken revision")
+        .option("--reason <text>", "recorded in the timeline", "rollback requested")
+        .action(async (options: { reason: string }) => {
+            const cli = cliFor();
+            const op = await cli.operator();
+            cli.installInterruptHandler();
+            const interrupted = cli.pendingOperation(op.journal);
+            const before = op.journal.timeline().length;
+            const outcome = await rollback(op, options.reason, interrupted ?? undefined);
+            code = cli.report(outcome, before, op.journal);
+        });
+
+    program.command("timeline")
+        .description("what this tool did on the stack, oldest first")
+        .option("--limit <n>", "only the last n entries", integer("--limit"))
+        .action(async (options: { limit?: number }) => {
+            const cli = cliFor();
+            const { journal } = await cli.open();
+            const entries = journal.timeline(options.limit);
+            if (cli["globals"].json) process.stdout.write(JSON.stringify(entries, null, 2) + "\n");
+            else for (const entry of entries) process.stdout.write(formatEntry(entry) + "\n");
+        });
+
+    try {
+        await program.parseAsync(argv);
+        return code;
+    } catch (err) {
+        const e = err as Error & { code?: string; exitCode?: number };
+        if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
+        if (e.code?.startsWith("commander.")) return EXIT.usage;
+        if (err instanceof UsageError || err instanceof PlanError) {
+            process.stderr.write(`error: ${e.message}\n`);
+            return EXIT.usage;
+        }
+        if (err instanceof Interrupted) {
+            process.stderr.write("interrupted: the operation record is kept; `sts-canary status` explains it and the next step/promote/rollback continues it\n");
+            return EXIT.interrupted;
+        }
+        process.stderr.write(`error: ${e.message}\n`);
+        return EXIT.error;
+    }
+}
+
+function ask(question: string): Promise<boolean> {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    return new Promise((resolve) => rl.question(question, (answer) => {
+        rl.close();
+        resolve(/^y(es)?$/i.test(answer.trim()));
+    }));
+}

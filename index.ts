@@ -1,7 +1,7 @@
 // Reads stack config, validates it before anything is registered, and composes the canary.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "./components/canary";
-import { RolloutRecord, deriveStableTag } from "./components/rollout";
+import { RolloutRecord, deriveStableTag, stableAfter } from "./components/rollout";
 import { CanarySettings, RawSettings, SettingsError, validateSettings } from "./components/settings";
 
 const config = new pulumi.Config();
@@ -73,4 +73,5 @@ export const rollout = canary.rollout;
 export const imageTag = settings.imageTag;
 export const partition = settings.partition;
 export const replicas = settings.replicas;
-export const stable = stableTag;
+// The stable version after this deployment (what `sts-canary status` and rollbacks go back to).
+export const stable = canary.rollout.apply(stableAfter);

@@ -87,3 +87,11 @@ export function deriveStableTag(previous: Partial<RolloutRecord> | undefined, im
     if (previous.partition === 0) return previous.imageTag;
     return typeof previous.stableTag === "string" && previous.stableTag !== "" ? previous.stableTag : previous.imageTag;
 }
+
+/**
+ * The stable version once this deployment has succeeded: a rollout that reached partition 0 made
+ * its template the version of every pod; otherwise pods below the partition keep the old stable.
+ */
+export function stableAfter(record: Pick<RolloutRecord, "imageTag" | "partition" | "stableTag">): string {
+    return record.partition === 0 ? record.imageTag : record.stableTag;
+}

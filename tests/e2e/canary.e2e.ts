@@ -164,8 +164,7 @@ describe("canary of a StatefulSet on the local platform", function () {
         });
         assert.strictEqual(sts.updatedReplicas, 5);
         assert.deepStrictEqual((await sampleTraffic(URL, 20)).versions, { V2: 20 });
-        // The next deployment sees v2 as stable.
-        await up({}, "no-op after promotion");
+        // Rolled out to every pod: v2 is now the stable version.
         assert.strictEqual((await outputs()).stable, "v2");
     });
 

@@ -2,8 +2,9 @@
  * What the e2e tests need to reach the local platform (started by `platform/up.sh`): the
  * environment file it writes, a stack on the local file backend, and small polling helpers.
  */
-import { execFile } from "child_process";
+import { execFile, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { openStack, setConfig } from "../../components/cli/stack";
@@ -71,4 +72,57 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
 export async function registryManifestPushes(): Promise<number> {
     const out = await run(path.join(REPO_ROOT, "platform/registry.sh"), ["pushes"]);
     return Number(out.trim());
+}
+
+/** Runs the sts-canary CLI as a user would; resolves with its exit code and output. */
+export function runCli(args: string[], options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}):
+    Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+    const bin = path.join(REPO_ROOT, "components", "cli", "sts-canary.js");
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, [bin, ...args], { cwd: REPO_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+        const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 900_000);
+        if (child.pid) options.onSpawn?.(child.pid);
+        child.on("close", (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? (signal === "SIGKILL" ? 137 : 1), stdout, stderr, seconds: (Date.now() - started) / 1000 });
+        });
+    });
+}
+
+/**
+ * Builds an image from a Dockerfile text on the local base image and pushes it to the local
+ * registry as `library/version-test:<tag>`; returns the pinned reference. Used to make releases
+ * the program does not build itself (a broken one, for instance).
+ */
+export async function pushTestImage(tag: string, dockerfile: string, files: Record<string, string> = {}): Promise<string> {
+    const env = loadPlatformEnv();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-e2e-image-"));
+    const config = path.join(dir, "docker-config");
+    fs.mkdirSync(config);
+    try {
+        fs.writeFileSync(path.join(dir, "Dockerfile"), dockerfile.replace("BASE", env.STS_CANARY_BASE_IMAGE));
+        for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+        const image = `${env.STS_CANARY_REGISTRY}/library/version-test:${tag}`;
+        const docker = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
+            const child = spawn("docker", ["--config", config, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+            let out = "";
+            child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+            child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+            child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args[0]} failed: ${out}`))));
+            child.stdin.end(input ?? "");
+        });
+        await docker(["login", env.STS_CANARY_REGISTRY, "--username", env.STS_CANARY_REGISTRY_USER, "--password-stdin"], env.STS_CANARY_REGISTRY_PASSWORD);
+        await docker(["build", "--tag", image, dir]);
+        const pushed = await docker(["push", image]);
+        const digest = /digest: (sha256:[a-f0-9]{64})/.exec(pushed)?.[1];
+        if (!digest) throw new Error(`no digest in: ${pushed}`);
+        return `${image}@${digest}`;
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }

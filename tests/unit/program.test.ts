@@ -46,7 +46,7 @@ describe("program (index.ts)", () => {
     it("lets an explicit stableTag override the recorded one", async () => {
         stackReferenceOutputs.value = {};
         const program = await runProgram({ imageTag: "v2", stableTag: "v1", partition: "1", namespace: "prog3", appName: "prog3" });
-        assert.strictEqual(program.stable, "v1");
+        assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v1");
         assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v1", 1: "v2", 2: "v2", 3: "v2", 4: "v2" });
     });
 

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import {
-    RolloutInputs, deriveStableTag, expectedUpdatedReplicas, planOrdinalVersions, waitForAnnotation, waitForConditions,
+    RolloutInputs, deriveStableTag, stableAfter, expectedUpdatedReplicas, planOrdinalVersions, waitForAnnotation, waitForConditions,
 } from "../../components/rollout";
 
 describe("planOrdinalVersions", () => {
@@ -55,5 +55,12 @@ describe("deriveStableTag", () => {
     ];
     for (const [name, previous, imageTag, expected] of cases) {
         it(name, () => assert.strictEqual(deriveStableTag(previous, imageTag), expected));
+    }
+});
+
+describe("stableAfter", () => {
+    const cases: [number, string, string, string][] = [[0, "v2", "v1", "v2"], [3, "v2", "v1", "v1"], [5, "v2", "v1", "v1"], [0, "v1", "v1", "v1"]];
+    for (const [partition, imageTag, stableTag, expected] of cases) {
+        it(`partition ${partition} ${stableTag}->${imageTag}: ${expected}`, () => assert.strictEqual(stableAfter({ partition, imageTag, stableTag }), expected));
     }
 });

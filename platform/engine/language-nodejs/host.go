@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -295,7 +293,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
 	ctx := server.Context()
 	if req.GetKind() == "analyzer" {
-		return status.Error(codes.Unimplemented, "policy packs are not supported by this nodejs language host")
+		return h.runPolicyPack(req, server)
 	}
 	dir := programDir(req.GetInfo(), req.GetPwd())
 	opts, err := parseOptions(req.GetInfo().GetOptions())

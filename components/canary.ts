@@ -98,7 +98,9 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         const pick = <K extends keyof CanarySettings>(key: K) => settings.apply((s) => s[key] as NonNullable<CanarySettings[K]>);
 
         const images: Record<string, AppImage> = {};
-        for (const version of versions) {
+        // A pinned version (e.g. the digest verified in another stack) is never rebuilt here.
+        const builtVersions = versions.filter((v) => pinnedImages[v] === undefined);
+        for (const version of builtVersions) {
             images[version] = new AppImage(`${name}-${version}`, {
                 version,
                 baseImage: pick("baseImage"),
@@ -113,7 +115,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         }
         // Every version's pinned reference: what this stack pushed, or what it was given.
         const refs: Record<string, pulumi.Output<string>> = {};
-        for (const version of versions) refs[version] = images[version].pinnedRef;
+        for (const version of builtVersions) refs[version] = images[version].pinnedRef;
         for (const [version, ref] of Object.entries(pinnedImages)) refs[version] = pulumi.output(ref);
         // The template pins the digest of the image that was actually pushed (or verified) for imageTag.
         const templateImage = pick("imageTag").apply((tag) => refs[tag]);

@@ -21,7 +21,8 @@ export interface CanarySettings {
     versions: string[];
     /**
      * Versions built elsewhere (another stack's verified image, a CI pipeline), as version ->
-     * pinned reference `<repo>[:<tag>]@sha256:...`. They are deployed as they are, never rebuilt.
+     * pinned reference `<repo>[:<tag>]@sha256:...`. They are deployed as they are, never rebuilt;
+     * a version both listed in `versions` and pinned is not built (the pinned digest wins).
      */
     pinnedImages: Record<string, string>;
     /** Registry host[:port], Harbor style, without scheme. */
@@ -179,14 +180,14 @@ export function validateSettings(raw: RawSettings): CanarySettings {
                 problems.push(`pinnedImages: "${entry}" is not version=reference with an immutable version tag`);
             } else if (!PINNED_REF.test(ref)) {
                 problems.push(`pinnedImages: "${entry}": the reference must be pinned by digest (<repo>[:<tag>]@sha256:<64 hex>)`);
-            } else if (versions.includes(version) || pinnedImages[version] !== undefined) {
-                problems.push(`pinnedImages: version "${version}" is given twice (also built or pinned already)`);
+            } else if (pinnedImages[version] !== undefined) {
+                problems.push(`pinnedImages: version "${version}" is pinned twice`);
             } else {
                 pinnedImages[version] = ref;
             }
         }
     }
-    const available = [...versions, ...Object.keys(pinnedImages)];
+    const available = [...new Set([...versions, ...Object.keys(pinnedImages)])];
     const tagError = (key: string, tag: string): void => {
         if (MUTABLE_TAGS.has(tag)) problems.push(`${key}: "${tag}" is a mutable tag and is never allowed; allowed: one of ${available.join(", ")}`);
         else if (!available.includes(tag)) problems.push(`${key}: "${tag}" is not a built or pinned version; allowed: one of ${available.join(", ")}`);

@@ -8,6 +8,7 @@
 #   pulumi-resource-pulumi-nodejs   dynamic provider launcher      (platform/engine/language-nodejs)
 #   pulumi-resource-kubernetes      Kubernetes provider 4.25.0     (platform/engine/kubernetes)
 #   pulumi-language-yaml            YAML language host v1.25.0     (platform/engine/language-yaml)
+#   actionlint                      GitHub workflow linter v1.7.12 (platform/engine/actionlint), for the tests
 #
 # Idempotent: a tool is rebuilt only when its version or the hash of its wrapper sources changes.
 # Usage: platform/build-engine.sh; then: source platform/engine/env.sh
@@ -18,6 +19,7 @@ PULUMI_VERSION=v3.248.0
 K8S_PROVIDER_VERSION=4.25.0   # = github.com/pulumi/pulumi-kubernetes tag v4.25.0 (commit f47bc2d6f199)
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 YAML_VERSION=v1.25.0
+ACTIONLINT_VERSION=v1.7.12
 
 # Only the module proxy; never fall back to direct VCS access.
 export GOPROXY="${STS_CANARY_GOPROXY:-https://proxy.golang.org}"
@@ -99,12 +101,21 @@ build_pulumi_language_yaml() {
     github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
 }
 
+build_actionlint() {
+  local out="$1" version="$2" dir="$3"
+  cd "$dir"
+  "${GOBUILD[@]}" -o "$out/actionlint" \
+    -ldflags "-s -w -X github.com/rhysd/actionlint.version=$version" github.com/rhysd/actionlint/cmd/actionlint
+}
+
 total_start=$SECONDS
 ensure_tool pulumi "$PULUMI_VERSION" "$ENGINE_DIR/cli" pulumi
 ensure_tool pulumi-language-nodejs "$PULUMI_VERSION" "$ENGINE_DIR/language-nodejs" \
   pulumi-language-nodejs pulumi-resource-pulumi-nodejs
 ensure_tool pulumi-language-yaml "$YAML_VERSION" "$ENGINE_DIR/language-yaml" pulumi-language-yaml
 ensure_tool pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION" "$ENGINE_DIR/kubernetes" pulumi-resource-kubernetes
+ensure_tool actionlint "$ACTIONLINT_VERSION" "$ENGINE_DIR/actionlint" actionlint
+ln -sfn "${TOOL_DIR[actionlint]}/actionlint" "$BIN/actionlint"
 
 # The CLI looks for its "bundled" plugins (language hosts, the pulumi-nodejs dynamic provider) next
 # to its own resolved executable and warns when $PATH yields a different file. So the CLI and those
@@ -133,7 +144,7 @@ if ! cmp -s "$k8s_bin" "$k8s_installed"; then
     "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$k8s_bin" --reinstall
 fi
 
-for t in pulumi pulumi-language-nodejs pulumi-language-yaml pulumi-resource-kubernetes; do
+for t in pulumi pulumi-language-nodejs pulumi-language-yaml pulumi-resource-kubernetes actionlint; do
   log "  $t: ${TIMES[$t]}s (${TOOL_DIR[$t]})"
 done
 log "engine ready in $((SECONDS - total_start))s: $BIN/pulumi $("$BIN/pulumi" version); source platform/engine/env.sh"

@@ -223,6 +223,17 @@ describe("StatefulSetCanary with a pinned (externally built) version", () => {
     });
 });
 
+describe("StatefulSetCanary with a version that is both listed and pinned", () => {
+    it("deploys the pinned digest and does not rebuild that version", async () => {
+        const ref = `127.0.0.1:5443/library/version-test:v2@sha256:${"f".repeat(64)}`;
+        const canary = await deploy("both", { pinnedImages: { v2: ref }, imageTag: "v2", stableTag: "v2", partition: 0 });
+        assert.deepStrictEqual(byType("sts-canary:index:AppImage", "both-").map((r) => r.name), ["both-v1"]);
+        assert.strictEqual((await unwrap(canary.images)).v2, ref);
+        const sts = only(byType("kubernetes:apps/v1:StatefulSet", "both-"), "StatefulSet").inputs;
+        assert.strictEqual(sts.spec.template.spec.containers[0].image, ref);
+    });
+});
+
 describe("StatefulSetCanary keeps the registry password secret", () => {
     let canary: StatefulSetCanary;
     before(async () => { canary = await deploy("sec", { imageTag: "v2", partition: 3, stableTag: "v1" }); });

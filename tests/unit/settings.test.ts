@@ -68,7 +68,7 @@ describe("validateSettings", () => {
         { name: "pinned image without digest", raw: { pinnedImages: '["v3=h/p/r:v3"]' }, message: /^pinnedImages: "v3=h\/p\/r:v3": the reference must be pinned by digest/ },
         { name: "pinned entry without version", raw: { pinnedImages: `["h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* is not version=reference/ },
         { name: "pinned latest", raw: { pinnedImages: `["latest=h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* immutable version tag/ },
-        { name: "version both built and pinned", raw: { pinnedImages: `["v2=h/p/r:v2@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: version "v2" is given twice/ },
+        { name: "version pinned twice", raw: { pinnedImages: `["v3=h/p/r:v3@sha256:${"a".repeat(64)}","v3=h/p/r:v3@sha256:${"b".repeat(64)}"]` }, message: /^pinnedImages: version "v3" is pinned twice/ },
         { name: "rollout timeout too short", raw: { rolloutTimeoutSeconds: "5" }, message: /^rolloutTimeoutSeconds: 5 is out of range; allowed 30\.\.7200$/ },
     ];
     for (const { name, raw, message } of rejected) {
@@ -92,6 +92,7 @@ describe("validateSettings", () => {
         { name: "registry hostname", raw: { registryServer: "harbor.internal.example.com" } },
         { name: "nodePort at both ends", raw: { nodePort: "30000" } },
         { name: "versions as a comma list", raw: { versions: "v1, v2, v3", imageTag: "v3" } },
+        { name: "a version both built and pinned (the pin wins)", raw: { imageTag: "v2", pinnedImages: `["v2=h/p/r:v2@sha256:${"a".repeat(64)}"]` } },
         { name: "a pinned version as imageTag", raw: { imageTag: "v3", pinnedImages: `["v3=127.0.0.1:5443/library/version-test:v3@sha256:${"b".repeat(64)}"]` } },
     ];
     for (const { name, raw } of accepted) {

@@ -10,8 +10,9 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { gateSettingsFrom, GateSettings } from "./gates";
 import { Journal, formatEntry, isProcessAlive } from "./journal";
 import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, rollback, step } from "./operator";
+import { RefusedError, planTargetChange, promotionBlockers } from "./environments";
 import { PlanError, parsePlan, stepTarget } from "./plan";
-import { openStack, PROJECT } from "./stack";
+import { openStack, PROJECT, setConfig } from "./stack";
 import { collectStatus, renderStatus } from "./status";
 
 interface GlobalOptions {
@@ -58,11 +59,11 @@ class Cli {
         });
     }
 
-    async open(): Promise<{ stack: Stack; journal: Journal; workDir: string }> {
+    async open(stackOverride?: string): Promise<{ stack: Stack; journal: Journal; workDir: string }> {
         const workDir = path.resolve(this.globals.cwd);
         if (!fs.existsSync(path.join(workDir, "Pulumi.yaml"))) throw new UsageError(`${workDir} has no Pulumi.yaml (use --cwd)`);
         if (this.globals.platformEnv) loadPlatformEnv(workDir, (l) => process.stderr.write(l + "\n"));
-        let stackName = this.globals.stack;
+        let stackName = stackOverride ?? this.globals.stack;
         if (!stackName) {
             const workspace = await LocalWorkspace.create({ workDir });
             stackName = (await workspace.stack())?.name;
@@ -72,8 +73,8 @@ class Cli {
         return { stack, journal: new Journal(workDir, stackName, (line) => this.say(line)), workDir };
     }
 
-    async operator(bakeOverride?: number): Promise<Operator> {
-        const { stack, journal } = await this.open();
+    async operator(bakeOverride?: number, stackOverride?: string): Promise<Operator> {
+        const { stack, journal } = await this.open(stackOverride);
         const config = await stack.getAllConfig();
         const gateConfig: Record<string, string | undefined> = {};
         for (const [key, value] of Object.entries(config)) {
@@ -122,7 +123,8 @@ export async function main(argv: string[]): Promise<number> {
         .showHelpAfterError()
         .addHelpText("after", `
 Exit codes: 0 ok | 1 error | 2 usage or config error | 3 gate failed, rolled back to stable |
-            4 failed and not (fully) rolled back | 5 stopped before the end of the plan | 130 interrupted
+            4 failed and not (fully) rolled back | 5 stopped before the end of the plan |
+            6 refused (promote-env: source not fully rolled out and healthy) | 130 interrupted
 Gate settings come from stack config: gateReadyTimeoutSeconds, gateBakeSeconds, gateMaxRestarts,
 gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         .exitOverride();
@@ -219,6 +221,65 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             code = cli.report(outcome, before, op.journal);
         });
 
+    program.command("promote-env")
+        .description("promote the version fully rolled out in --from (pinned by its digest) to --to, as a gated canary at a safe partition")
+        .requiredOption("--from <stack>", "source stack, e.g. dev")
+        .requiredOption("--to <stack>", "target stack, e.g. prod")
+        .option("--partition <n>", "first partition in the target (default: replicas - 1, one canary pod)", integer("--partition"))
+        .option("--yes", "apply after showing the preview without asking (required without a terminal)")
+        .option("--bake <seconds>", "bake time of the first step (default: the target's gateBakeSeconds)", integer("--bake"))
+        .option("--no-rollback", "on failure, stop without rolling back")
+        .action(async (options: { from: string; to: string; partition?: number; yes?: boolean; bake?: number; rollback: boolean }) => {
+            const cli = cliFor();
+            if (options.from === options.to) throw new UsageError("--from and --to must be different stacks");
+            const source = await cli.open(options.from);
+            const sourceStatus = await collectStatus(source.stack, source.journal);
+            const blockers = promotionBlockers(sourceStatus);
+            if (blockers.length > 0) throw new RefusedError(`refusing to promote from ${options.from}:\n  - ${blockers.join("\n  - ")}`);
+            const version = sourceStatus.stableTag;
+            const images = (await source.stack.outputs()).images?.value as Record<string, string> | undefined;
+            const ref = images?.[version];
+            if (!ref || !/@sha256:[a-f0-9]{64}$/.test(ref)) throw new RefusedError(`stack ${options.from} exports no pinned image for ${version}`);
+
+            const op = await cli.operator(options.bake, options.to);
+            cli.installInterruptHandler();
+            cli.pendingOperation(op.journal);
+            const before = op.journal.timeline().length;
+            const targetStatus = await deployedStatus(op);
+            const plan = await planTargetChange(op.stack, version, ref, options.partition);
+            if (targetStatus.deployed?.imageTag === version && targetStatus.deployed.partition === 0 && targetStatus.canaryTag === undefined
+                && (await op.stack.outputs()).images?.value?.[version] === ref) {
+                code = cli.report({ code: EXIT.ok, gates: [], message: `${options.to} already runs ${version} (${ref}) on every pod` }, before, op.journal);
+                return;
+            }
+            cli.say(`promoting ${version} (${ref}) from ${options.from} to ${options.to}, starting at partition ${plan.partition}`);
+            await setConfig(op.stack, plan.config);
+            const restore = async () => {
+                for (const [key, value] of Object.entries(plan.previous)) {
+                    if (value === undefined) await op.stack.removeConfig(`${PROJECT}:${key}`);
+                    else await setConfig(op.stack, { [key]: value });
+                }
+            };
+            try {
+                const preview = await op.stack.preview({ diff: true, color: "never" });
+                cli.say(`--- pulumi preview --diff --stack ${options.to}\n${preview.stdout.trim()}\n---`);
+            } catch (err) {
+                await restore();
+                throw new RefusedError(`the preview of ${options.to} failed, nothing was changed: ${String((err as Error).message).slice(0, 2000)}`);
+            }
+            const go = options.yes || (process.stdin.isTTY && await ask(`apply to ${options.to}? [y/N] `));
+            if (!go) {
+                await restore();
+                code = cli.report({ code: options.yes || process.stdin.isTTY ? EXIT.stopped : EXIT.usage, gates: [],
+                    message: process.stdin.isTTY ? "not applied; the config of the target was restored" : "not applied: pass --yes to apply without a terminal" },
+                before, op.journal);
+                return;
+            }
+            op.journal.record("promote-env", `${version} verified in ${options.from} (${ref}) -> ${options.to}`);
+            const outcome = await step(op, plan.partition, { imageTag: version, noRollback: !options.rollback });
+            code = cli.report(outcome, before, op.journal);
+        });
+
     program.command("timeline")
         .description("what this tool did on the stack, oldest first")
         .option("--limit <n>", "only the last n entries", integer("--limit"))
@@ -237,6 +298,10 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         const e = err as Error & { code?: string; exitCode?: number };
         if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
         if (e.code?.startsWith("commander.")) return EXIT.usage;
+        if (err instanceof RefusedError) {
+            process.stderr.write(`error: ${e.message}\n`);
+            return EXIT.refused;
+        }
         if (err instanceof UsageError || err instanceof PlanError) {
             process.stderr.write(`error: ${e.message}\n`);
             return EXIT.usage;

@@ -24,6 +24,8 @@ export const EXIT = {
     rollbackFailed: 4,
     /** Stopped before the end of the plan (approval declined); the last gated step stands. */
     stopped: 5,
+    /** A precondition does not hold (promote-env: the source stack is not fully rolled out and healthy). */
+    refused: 6,
     /** Ctrl-C: the operation record is kept; the next run explains and continues it. */
     interrupted: 130,
 } as const;

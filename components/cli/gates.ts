@@ -60,6 +60,7 @@ export function restartGate(before: PodInfo[], after: PodInfo[], canaryOrdinals:
         if (restarts > maxRestarts) passed = false;
         evidence.push(`${b.name}: ${restarts} restart(s) during the bake${a.uid !== b.uid ? " (pod was replaced)" : ""}`);
     }
+    if (canaryOrdinals.length === 0) evidence.push("no canary pod yet");
     return { gate: "restarts", passed, evidence };
 }
 

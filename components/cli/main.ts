@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { gateSettingsFrom, GateSettings } from "./gates";
 import { Journal, formatEntry, isProcessAlive } from "./journal";
-import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, rollback, step } from "./operator";
+import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, refreshStatefulSet, rollback, step } from "./operator";
 import { RefusedError, planTargetChange, promotionBlockers } from "./environments";
 import { PlanError, parsePlan, stepTarget } from "./plan";
 import { openStack, PROJECT, setConfig } from "./stack";
@@ -169,6 +169,7 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             const interrupted = cli.pendingOperation(op.journal);
             const before = op.journal.timeline().length;
             if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
+            if (interrupted) await refreshStatefulSet(op);
             const status = await deployedStatus(op);
             let target: number;
             let record = undefined;
@@ -197,6 +198,7 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             const interrupted = cli.pendingOperation(op.journal);
             const before = op.journal.timeline().length;
             if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
+            if (interrupted) await refreshStatefulSet(op);
             const status = await deployedStatus(op);
             const plan = parsePlan(options.plan, status.config.replicas);
             if (options.pause && !process.stdin.isTTY) throw new UsageError("--pause needs an interactive terminal");

@@ -183,6 +183,18 @@ function recordGates(op: Operator, results: GateResult[]): void {
     for (const r of results) op.journal.record(r.passed ? "gate-pass" : "gate-FAIL", `${r.gate}: ${r.evidence.join("; ")}`, { gate: r.gate, passed: r.passed });
 }
 
+/**
+ * Makes the stack's state match the live StatefulSet. An `up` stopped half-way (watchdog, Ctrl-C)
+ * may have changed the cluster without recording it, and a later `up` diffs against the state:
+ * without this, reverting the config to what the state says would change nothing in the cluster.
+ */
+export async function refreshStatefulSet(op: Operator): Promise<void> {
+    const deployment = (await op.stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] };
+    const urns = (deployment.resources ?? []).filter((r) => r.type === "kubernetes:apps/v1:StatefulSet").map((r) => r.urn);
+    if (urns.length === 0) return;
+    await op.stack.refresh({ target: urns, color: "never", clearPendingCreates: true });
+}
+
 /** Requires a stack that was deployed and whose StatefulSet exists. */
 export async function deployedStatus(op: Operator): Promise<CanaryStatus> {
     const status = await collectStatus(op.stack, op.journal);
@@ -208,8 +220,10 @@ export async function step(op: Operator, target: number, options: { imageTag?: s
     op.journal.saveOperation({ ...record, currentTarget: target, phase: "applying", pid: process.pid });
     const settings: Record<string, string> = { partition: String(target) };
     if (options.imageTag) settings.imageTag = options.imageTag;
-    const moving = canaryTag === status.stableTag
-        ? `every pod on ${canaryTag}` : `${canaryTag} on ordinals ${target}..${status.config.replicas - 1}, ${status.stableTag} below`;
+    const replicas = status.config.replicas;
+    const moving = canaryTag === status.stableTag ? `every pod on ${canaryTag}`
+        : target >= replicas ? `${canaryTag} staged, no pod moves yet`
+            : `${canaryTag} on ordinals ${target}..${replicas - 1}, ${status.stableTag} below`;
     op.journal.record("step", `partition ${status.config.partition} -> ${target}${options.imageTag ? `, imageTag ${options.imageTag}` : ""} (${moving})`);
 
     const applied = await applyConfig(op, status.namespace, status.statefulSetName, settings, target);
@@ -261,6 +275,7 @@ export async function rollback(op: Operator, reason: string, record?: OperationR
         initialPartition: restorePartition, currentTarget: restorePartition, phase: "rolling-back", pid: process.pid,
     } as OperationRecord);
     op.journal.record("rollback", `${reason}: reverting the template to ${stable}, partition -> ${restorePartition}`);
+    await refreshStatefulSet(op);
 
     const replaced = new Set<string>();
     const forceReplace = async (pods: PodInfo[]) => {

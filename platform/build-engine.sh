@@ -115,6 +115,7 @@ ensure_tool pulumi-language-nodejs "$PULUMI_VERSION" "$ENGINE_DIR/language-nodej
 ensure_tool pulumi-language-yaml "$YAML_VERSION" "$ENGINE_DIR/language-yaml" pulumi-language-yaml
 ensure_tool pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION" "$ENGINE_DIR/kubernetes" pulumi-resource-kubernetes
 ensure_tool actionlint "$ACTIONLINT_VERSION" "$ENGINE_DIR/actionlint" actionlint
+apt_install shellcheck   # actionlint checks the workflows' run: scripts with it
 ln -sfn "${TOOL_DIR[actionlint]}/actionlint" "$BIN/actionlint"
 
 # The CLI looks for its "bundled" plugins (language hosts, the pulumi-nodejs dynamic provider) next

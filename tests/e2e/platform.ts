@@ -46,7 +46,7 @@ export async function localStack(stackName: string, settings: Record<string, str
 export function run(command: string, args: string[], timeoutMs = 300_000): Promise<string> {
     return new Promise((resolve, reject) => {
         execFile(command, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, cwd: REPO_ROOT }, (err, stdout, stderr) => {
-            if (err) reject(new Error(`${command} ${args.join(" ")} failed: ${stderr || err.message}`));
+            if (err) reject(new Error(`${command} ${args.join(" ")} failed: ${[stdout, stderr].filter((t) => t.trim()).join("\n") || err.message}`));
             else resolve(stdout);
         });
     });

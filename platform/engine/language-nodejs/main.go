@@ -35,6 +35,9 @@ func main() {
 	// Accepted for command-line compatibility with the engine; tracing is not wired up.
 	_ = flag.String("tracing", "", "zipkin-compatible tracing endpoint (ignored)")
 	runtime := flag.String("runtime", "nodejs", "JavaScript runtime; only nodejs is supported")
+	// Older plugin hosts (e.g. the YAML language host loading a component package's schema)
+	// still pass the program root this way; requests carry their directories, so it is unused.
+	_ = flag.String("root", "", "project root directory (ignored; requests carry their directories)")
 	flag.Parse()
 
 	if *showVersion {

@@ -8,7 +8,7 @@ const config = new pulumi.Config();
 const SETTING_KEYS: (keyof RawSettings)[] = [
     "imageTag", "partition", "replicas", "namespace", "appName", "versions", "pinnedImages", "registryServer",
     "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
-    "imageBuilder", "rolloutTimeoutSeconds", "stableTag",
+    "imageBuilder", "rolloutTimeoutSeconds", "nodeSelector", "tolerations", "stableTag",
 ];
 const raw: RawSettings = Object.fromEntries(SETTING_KEYS.map((key) => [key, config.get(key)]));
 
@@ -60,6 +60,8 @@ const canary = new StatefulSetCanary(settings.appName, {
     baseImage: settings.baseImage,
     imageBuilder: settings.imageBuilder,
     rolloutTimeoutSeconds: settings.rolloutTimeoutSeconds,
+    nodeSelector: settings.nodeSelector,
+    tolerations: settings.tolerations.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ""}:${t.effect}`),
 });
 
 export const images = canary.images;

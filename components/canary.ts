@@ -48,6 +48,10 @@ export interface StatefulSetCanaryArgs {
     rolloutTimeoutSeconds?: pulumi.Input<number>;
     /** Directory for build contexts (default .build/images). */
     buildDirectory?: string;
+    /** Pod nodeSelector, e.g. {"pool": "web"}. */
+    nodeSelector?: Record<string, string>;
+    /** Pod tolerations as `key=value:Effect` or `key:Effect`. */
+    tolerations?: string[];
 }
 
 export class StatefulSetCanary extends pulumi.ComponentResource {
@@ -88,6 +92,8 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         }).apply((values) => {
             const raw: RawSettings = {
                 versions: JSON.stringify(versions),
+                nodeSelector: JSON.stringify(Object.entries(args.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`)),
+                tolerations: JSON.stringify(args.tolerations ?? []),
                 pinnedImages: JSON.stringify(Object.entries(pinnedImages).map(([v, ref]) => `${v}=${ref}`)),
                 appName,
                 imageBuilder,
@@ -133,6 +139,8 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             registryPassword: args.registryPassword,
             nodePort: pick("nodePort"),
             rolloutTimeoutSeconds: pick("rolloutTimeoutSeconds"),
+            nodeSelector: pick("nodeSelector"),
+            tolerations: pick("tolerations"),
         }, { parent: this });
 
         this.images = pulumi.all(refs);

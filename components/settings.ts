@@ -38,12 +38,23 @@ export interface CanarySettings {
     baseImage: string;
     imageBuilder: ImageBuilder;
     rolloutTimeoutSeconds: number;
+    /** Pod nodeSelector, as `key=value` entries. */
+    nodeSelector: Record<string, string>;
+    /** Pod tolerations, as `key=value:Effect` (Equal) or `key:Effect` (Exists) entries. */
+    tolerations: Toleration[];
     /** Explicit stable version (pods below the partition); normally derived from the last deployment. */
     stableTag?: string;
 }
 
 /** How `pinnedImages` entries look in stack config: `version=<repo>[:<tag>]@sha256:<64 hex>`. */
 const PINNED_REF = /^[a-z0-9.:[\]_/-]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$/;
+
+export interface Toleration {
+    key: string;
+    operator: "Equal" | "Exists";
+    value?: string;
+    effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
 
 /** Defaults, mirrored in Pulumi.yaml's `config:` block (a unit test keeps the two equal). */
 export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
@@ -63,6 +74,8 @@ export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
     baseImage: "nginx:latest",
     imageBuilder: "pulumi-docker",
     rolloutTimeoutSeconds: 600,
+    nodeSelector: {},
+    tolerations: [],
 };
 
 export const LIMITS = {
@@ -88,6 +101,10 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // RFC 1123 label: namespaces and Service names.
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// Label keys (optional DNS prefix + name) and values, as Kubernetes validates them.
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const TOLERATION = /^([^=:\s]+)(?:=([^:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
 // Tags that move: pinning a rollout to one of them defeats the canary.
 const MUTABLE_TAGS = new Set(["latest"]);
 
@@ -118,6 +135,14 @@ export function parseVersionList(raw: string): string[] | undefined {
         return undefined;
     }
     return text.split(",").map((v) => v.trim()).filter((v) => v !== "");
+}
+
+/** A list setting (JSON array or comma list); reports and skips an unparseable one. */
+function listOf(key: string, raw: string | undefined, problems: string[]): string[] {
+    if (raw === undefined || raw.trim() === "") return [];
+    const parsed = parseVersionList(raw);
+    if (parsed === undefined) problems.push(`${key}: "${raw}" is not a list (e.g. ["a=b"])`);
+    return parsed ?? [];
 }
 
 /** True for `host`, `host:port`, `1.2.3.4:port`, `[::1]:port`; false for schemes, paths, blanks. */
@@ -217,6 +242,26 @@ export function validateSettings(raw: RawSettings): CanarySettings {
         problems.push(`imageBuilder: "${imageBuilder}" is not supported; allowed: ${IMAGE_BUILDERS.join(", ")}`);
     }
 
+    const nodeSelector: Record<string, string> = {};
+    for (const entry of listOf("nodeSelector", raw.nodeSelector, problems)) {
+        const [key, value] = [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)];
+        if (!entry.includes("=") || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+            problems.push(`nodeSelector: "${entry}" is not a key=value label selector`);
+        } else {
+            nodeSelector[key] = value;
+        }
+    }
+    const tolerations: Toleration[] = [];
+    for (const entry of listOf("tolerations", raw.tolerations, problems)) {
+        const match = TOLERATION.exec(entry);
+        if (!match || !LABEL_KEY.test(match[1])) {
+            problems.push(`tolerations: "${entry}" is not key=value:Effect or key:Effect (Effect: NoSchedule, PreferNoSchedule or NoExecute)`);
+            continue;
+        }
+        const effect = match[3] as Toleration["effect"];
+        tolerations.push(match[2] === undefined ? { key: match[1], operator: "Exists", effect } : { key: match[1], operator: "Equal", value: match[2], effect });
+    }
+
     const registryUsername = str("registryUsername", DEFAULTS.registryUsername);
     const nodeAddress = str("nodeAddress", DEFAULTS.nodeAddress);
     const baseImage = str("baseImage", DEFAULTS.baseImage);
@@ -225,6 +270,6 @@ export function validateSettings(raw: RawSettings): CanarySettings {
     return {
         imageTag, partition, replicas, namespace, appName, versions, pinnedImages, registryServer, registryProject,
         repository, registryUsername, nodePort, nodeAddress, baseImage,
-        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, stableTag,
+        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, nodeSelector, tolerations, stableTag,
     };
 }

@@ -24,6 +24,10 @@ export interface CanaryWorkloadArgs {
     nodePort: pulumi.Input<number>;
     /** How long `pulumi up` waits for the rollout step before failing. */
     rolloutTimeoutSeconds: pulumi.Input<number>;
+    /** Pod nodeSelector. */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Pod tolerations. */
+    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
 }
 
 const CONTAINER_PORT = 80;
@@ -109,6 +113,8 @@ export class CanaryWorkload extends pulumi.ComponentResource {
                     metadata: { labels: { ...labels, "app.kubernetes.io/version": args.imageTag } },
                     spec: {
                         imagePullSecrets: [{ name: pullSecret.metadata.name }],
+                        nodeSelector: args.nodeSelector,
+                        tolerations: args.tolerations,
                         terminationGracePeriodSeconds: 10,
                         containers: [{
                             name: "nginx",

@@ -211,6 +211,15 @@ describe("StatefulSetCanary with the docker-cli builder", () => {
     });
 });
 
+describe("StatefulSetCanary pod scheduling", () => {
+    it("passes nodeSelector and tolerations to the pod template", async () => {
+        await deploy("sched", { nodeSelector: { type: "kwok" }, tolerations: ["kwok.x-k8s.io/node=fake:NoSchedule"] });
+        const spec = only(byType("kubernetes:apps/v1:StatefulSet", "sched-"), "StatefulSet").inputs.spec.template.spec;
+        assert.deepStrictEqual(spec.nodeSelector, { type: "kwok" });
+        assert.deepStrictEqual(spec.tolerations, [{ key: "kwok.x-k8s.io/node", operator: "Equal", value: "fake", effect: "NoSchedule" }]);
+    });
+});
+
 describe("StatefulSetCanary with a pinned (externally built) version", () => {
     it("deploys the given digest and builds nothing for it", async () => {
         const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"d".repeat(64)}`;

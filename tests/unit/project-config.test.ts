@@ -14,9 +14,10 @@ describe("Pulumi.yaml config schema", () => {
     it("declares every setting with the program's default", () => {
         for (const [key, defaultValue] of Object.entries(DEFAULTS)) {
             assert.ok(schema[key], `Pulumi.yaml does not declare ${key}`);
-            // pinnedImages is a version -> reference map in the program and a list of
-            // "version=reference" entries in stack config (project config has no map type).
-            const value = key === "pinnedImages" ? Object.entries(defaultValue).map(([v, r]) => `${v}=${r}`) : defaultValue;
+            // pinnedImages and nodeSelector are maps in the program and lists of "key=value"
+            // entries in stack config (project config has no map type).
+            const value = key === "pinnedImages" || key === "nodeSelector"
+                ? Object.entries(defaultValue).map(([v, r]) => `${v}=${r}`) : defaultValue;
             assert.deepStrictEqual(schema[key].default, value, `default of ${key}`);
             const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : "string";
             assert.strictEqual(schema[key].type, expectedType, `type of ${key}`);

@@ -31,6 +31,15 @@ describe("validateSettings", () => {
         assert.strictEqual(settings.imageBuilder, "docker-cli");
     });
 
+    it("parses nodeSelector and tolerations", () => {
+        const settings = validateSettings({ nodeSelector: '["type=kwok","pool=web"]', tolerations: '["kwok.x-k8s.io/node=fake:NoSchedule","dedicated:NoExecute"]' });
+        assert.deepStrictEqual(settings.nodeSelector, { type: "kwok", pool: "web" });
+        assert.deepStrictEqual(settings.tolerations, [
+            { key: "kwok.x-k8s.io/node", operator: "Equal", value: "fake", effect: "NoSchedule" },
+            { key: "dedicated", operator: "Exists", effect: "NoExecute" },
+        ]);
+    });
+
     it("parses pinned images into a version -> reference map", () => {
         const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"c".repeat(64)}`;
         const settings = validateSettings({ pinnedImages: JSON.stringify([`v3=${ref}`]), imageTag: "v3" });
@@ -69,6 +78,8 @@ describe("validateSettings", () => {
         { name: "pinned entry without version", raw: { pinnedImages: `["h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* is not version=reference/ },
         { name: "pinned latest", raw: { pinnedImages: `["latest=h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* immutable version tag/ },
         { name: "version pinned twice", raw: { pinnedImages: `["v3=h/p/r:v3@sha256:${"a".repeat(64)}","v3=h/p/r:v3@sha256:${"b".repeat(64)}"]` }, message: /^pinnedImages: version "v3" is pinned twice/ },
+        { name: "nodeSelector without value", raw: { nodeSelector: '["pool"]' }, message: /^nodeSelector: "pool" is not a key=value label selector$/ },
+        { name: "toleration with a bad effect", raw: { tolerations: '["k=v:Sometimes"]' }, message: /^tolerations: "k=v:Sometimes" is not key=value:Effect or key:Effect/ },
         { name: "rollout timeout too short", raw: { rolloutTimeoutSeconds: "5" }, message: /^rolloutTimeoutSeconds: 5 is out of range; allowed 30\.\.7200$/ },
     ];
     for (const { name, raw, message } of rejected) {

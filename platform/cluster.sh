@@ -417,6 +417,7 @@ start_controllers() {
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --allocate-node-cidrs=false \
+    --kube-api-qps=100 --kube-api-burst=200 \
     --profiling=false --v=1 ${KUBE_CONTROLLER_MANAGER_EXTRA_ARGS:-}
   ensure_daemon k8s-scheduler - kube-scheduler \
     --kubeconfig="$K8S/scheduler.kubeconfig" \

@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: figures for how fast and predictably the canary moves, on the local platform
+ * (started first with `npm run platform:up`). Prints tables and writes bench/results/latest.json.
+ *
+ *   1. one canary step (v1 -> v2 at partition 3 of 5): `pulumi up` of this program vs
+ *      `kubectl apply -f` + `kubectl rollout status` of the same StatefulSet, same cluster and
+ *      images, alternating runs; our time split into engine start-up, program + diff, apply + wait
+ *   2. no-op `pulumi up` and `pulumi preview`, with proof that no image was rebuilt or pushed
+ *   3. scale: 5, 50, 500 replicas on kwok nodes (real StatefulSet controller): one canary step,
+ *      a full promotion, peak memory of the Pulumi processes
+ *   4. unit and e2e suite wall times
+ *
+ * Options: --runs N (default 5), --sizes 5,50,500, --skip-scale, --skip-e2e, --skip-suites.
+ */
+import { execFile, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { getPods, getStatefulSet, kubectl, tagOf } from "../components/cli/kube";
+import { setConfig } from "../components/cli/stack";
+import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes } from "../tests/e2e/platform";
+import { Stat, fmt, peakMemory, round, stat, table } from "./measure";
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
+const RUNS = Number(option("runs", "5"));
+const SIZES = option("sizes", "5,50,500").split(",").map(Number);
+const say = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const seconds = (from: number) => (Date.now() - from) / 1000;
+
+function sh(command: string, argv: string[], timeoutMs = 900_000): Promise<string> {
+    return new Promise((resolve, reject) => execFile(command, argv, { timeout: timeoutMs, maxBuffer: 64 << 20, cwd: REPO_ROOT },
+        (err, stdout, stderr) => (err ? reject(new Error(`${command} ${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout))));
+}
+
+// ---------------------------------------------------------------- 1. canary step
+interface StepTiming { total: number; startup: number; program: number; apply: number; finish: number }
+
+/** `up` with engine events, split at the first event and at the StatefulSet's pre/outputs events. */
+async function timedUp(stack: Stack): Promise<StepTiming> {
+    const t0 = Date.now();
+    let first = 0;
+    let stsPre = 0;
+    let stsDone = 0;
+    const onEvent = (event: EngineEvent) => {
+        const now = Date.now();
+        if (!first) first = now;
+        const urn = event.resourcePreEvent?.metadata.urn ?? event.resOutputsEvent?.metadata.urn ?? "";
+        if (!urn.includes("kubernetes:apps/v1:StatefulSet")) return;
+        if (event.resourcePreEvent && !stsPre) stsPre = now;
+        if (event.resOutputsEvent) stsDone = now;
+    };
+    await stack.up({ onEvent, color: "never" });
+    const end = Date.now();
+    stsPre ||= end;
+    stsDone ||= end;
+    return {
+        total: (end - t0) / 1000, startup: (first - t0) / 1000, program: (stsPre - first) / 1000,
+        apply: (stsDone - stsPre) / 1000, finish: (end - stsDone) / 1000,
+    };
+}
+
+function manifest(ns: string, image: string, version: string, partition: number, env: Record<string, string>): string {
+    const auth = Buffer.from(`${env.STS_CANARY_REGISTRY_USER}:${env.STS_CANARY_REGISTRY_PASSWORD}`).toString("base64");
+    const dockerconfig = Buffer.from(JSON.stringify({ auths: { [env.STS_CANARY_REGISTRY]: { auth } } })).toString("base64");
+    const labels = { "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web" };
+    const docs = [
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+        { apiVersion: "v1", kind: "Secret", metadata: { name: "web-registry", namespace: ns }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": dockerconfig } },
+        { apiVersion: "v1", kind: "Service", metadata: { name: "web-headless", namespace: ns }, spec: { clusterIP: "None", selector: labels, ports: [{ name: "web", port: 80, targetPort: "web" }] } },
+        {
+            apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "web", namespace: ns },
+            spec: {
+                serviceName: "web-headless", replicas: 5, podManagementPolicy: "OrderedReady", selector: { matchLabels: labels },
+                updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition } },
+                template: {
+                    metadata: { labels: { ...labels, "app.kubernetes.io/version": version } },
+                    spec: {
+                        imagePullSecrets: [{ name: "web-registry" }], terminationGracePeriodSeconds: 10,
+                        containers: [{
+                            name: "nginx", image, imagePullPolicy: "IfNotPresent", ports: [{ name: "web", containerPort: 80 }],
+                            readinessProbe: { httpGet: { path: "/version.html", port: "web" }, periodSeconds: 2, failureThreshold: 3 },
+                            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "200m", memory: "64Mi" } },
+                        }],
+                    },
+                },
+            },
+        },
+    ];
+    return docs.map((d) => JSON.stringify(d)).join("\n---\n");
+}
+
+async function kubectlStep(file: string, ns: string): Promise<number> {
+    const t0 = Date.now();
+    await kubectl(["apply", "-f", file]);
+    await kubectl(["rollout", "status", "statefulset/web", "-n", ns, "--timeout=300s"], 320_000);
+    return seconds(t0);
+}
+
+async function verifyCanary(ns: string, app: string): Promise<void> {
+    const pods = await getPods(ns, app);
+    const tags = pods.map((p) => tagOf(p.image)).join(",");
+    if (tags !== "v1,v1,v1,v2,v2" || !pods.every((p) => p.ready)) throw new Error(`${ns}: expected v1,v1,v1,v2,v2 all Ready, got ${tags}`);
+}
+
+async function canaryStep(env: Record<string, string>) {
+    say("1. canary step: setting up the Pulumi stack (bench-step) and the kubectl namespace (bench-kubectl)");
+    const stack = await localStack("bench-step", {
+        namespace: "bench-pulumi", appName: "web", nodePort: "30096", replicas: "5", versions: ["v1", "v2"], imageTag: "v1", partition: "0",
+    });
+    await stack.up({ color: "never" });
+    const images = (await stack.outputs()).images.value as Record<string, string>;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-bench-"));
+    const files = {
+        v1: path.join(dir, "v1.yaml"), v2: path.join(dir, "v2-p3.yaml"),
+    };
+    fs.writeFileSync(files.v1, manifest("bench-kubectl", images.v1, "v1", 0, env));
+    fs.writeFileSync(files.v2, manifest("bench-kubectl", images.v2, "v2", 3, env));
+    await kubectlStep(files.v1, "bench-kubectl");
+
+    const ours: StepTiming[] = [];
+    const theirs: number[] = [];
+    const runOurs = async () => {
+        await setConfig(stack, { imageTag: "v1", partition: "0" });
+        await stack.up({ color: "never" });
+        await setConfig(stack, { imageTag: "v2", partition: "3" });
+        const t = await timedUp(stack);
+        await verifyCanary("bench-pulumi", "web");
+        ours.push(t);
+        say(`   pulumi up: ${t.total.toFixed(2)}s (start-up ${t.startup.toFixed(2)}, program+diff ${t.program.toFixed(2)}, apply+wait ${t.apply.toFixed(2)}, finish ${t.finish.toFixed(2)})`);
+    };
+    const runTheirs = async () => {
+        await kubectlStep(files.v1, "bench-kubectl");
+        const t = await kubectlStep(files.v2, "bench-kubectl");
+        await verifyCanary("bench-kubectl", "web");
+        theirs.push(t);
+        say(`   kubectl apply + rollout status: ${t.toFixed(2)}s`);
+    };
+    for (let i = 0; i < RUNS; i++) {
+        if (i % 2 === 0) { await runOurs(); await runTheirs(); } else { await runTheirs(); await runOurs(); }
+    }
+    await kubectl(["delete", "namespace", "bench-kubectl", "--wait=false"]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const pick = (k: keyof StepTiming) => stat(ours.map((t) => t[k]));
+    return {
+        stack,
+        result: {
+            pulumiUp: pick("total"), kubectl: stat(theirs),
+            ratio: round(pick("total").median / stat(theirs).median),
+            split: { engineStartup: pick("startup"), programAndDiff: pick("program"), applyAndWait: pick("apply"), finish: pick("finish") },
+        },
+    };
+}
+
+// ---------------------------------------------------------------- 2. no-op
+async function noOp(stack: Stack) {
+    say("2. no-op up and preview on bench-step");
+    await setConfig(stack, { imageTag: "v2", partition: "0" });
+    await stack.up({ color: "never" });
+    const imagesBefore = JSON.stringify((await stack.outputs()).images.value);
+    const pushesBefore = await registryManifestPushes();
+    const ups: number[] = [];
+    const previews: number[] = [];
+    const changes: string[] = [];
+    for (let i = 0; i < RUNS; i++) {
+        let t0 = Date.now();
+        const up = await stack.up({ color: "never" });
+        ups.push(seconds(t0));
+        changes.push(JSON.stringify(up.summary.resourceChanges));
+        t0 = Date.now();
+        await stack.preview({ color: "never" });
+        previews.push(seconds(t0));
+    }
+    const pushes = (await registryManifestPushes()) - pushesBefore;
+    const imagesUnchanged = JSON.stringify((await stack.outputs()).images.value) === imagesBefore;
+    say(`   up ${fmt(stat(ups))}, preview ${fmt(stat(previews))}, manifest pushes ${pushes}, image digests unchanged ${imagesUnchanged}`);
+    return { up: stat(ups), preview: stat(previews), registryManifestPushes: pushes, imageDigestsUnchanged: imagesUnchanged, resourceChanges: [...new Set(changes)] };
+}
+
+// ---------------------------------------------------------------- 3. scale
+async function scale() {
+    const nodes = Math.max(1, Math.ceil(Math.max(...SIZES) / 100));
+    say(`3. scale: ${nodes} kwok nodes for up to ${Math.max(...SIZES)} pods`);
+    await sh(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "up", String(nodes)]);
+    const rows = [];
+    try {
+        for (const replicas of SIZES) {
+            const name = `bench-scale-${replicas}`;
+            const stack = await localStack(name, {
+                namespace: name, appName: "web", nodePort: String(30097 + SIZES.indexOf(replicas)), replicas: String(replicas),
+                versions: ["v1", "v2"], imageTag: "v1", partition: "0", rolloutTimeoutSeconds: "3600",
+                nodeSelector: ["type=kwok"], tolerations: ["kwok.x-k8s.io/node=fake:NoSchedule"],
+            });
+            await stack.destroy({ color: "never" });
+            let t0 = Date.now();
+            let memory = peakMemory();
+            await stack.up({ color: "never" });
+            const create = { seconds: round(seconds(t0)), peakMb: memory.stop() };
+            say(`   ${replicas} replicas: created in ${create.seconds}s`);
+
+            await setConfig(stack, { imageTag: "v2", partition: String(replicas - 1) });
+            memory = peakMemory();
+            const step = await timedUp(stack);
+            const stepPeak = memory.stop();
+            say(`   ${replicas} replicas: canary step (1 pod) ${step.total.toFixed(2)}s, apply+wait ${step.apply.toFixed(2)}s, peak ${stepPeak} MB`);
+
+            await setConfig(stack, { partition: "0" });
+            memory = peakMemory();
+            t0 = Date.now();
+            await stack.up({ color: "never" });
+            const promotion = { seconds: round(seconds(t0)), peakMb: memory.stop() };
+            const sts = await getStatefulSet(name, "web");
+            if (sts?.updatedReplicas !== replicas || sts.readyReplicas !== replicas) throw new Error(`${name}: promotion incomplete`);
+            say(`   ${replicas} replicas: full promotion ${promotion.seconds}s, peak ${promotion.peakMb} MB`);
+            rows.push({
+                replicas, create, canaryStep: { seconds: round(step.total), applyAndWait: round(step.apply), engineOverhead: round(step.total - step.apply), peakMb: stepPeak },
+                fullPromotion: promotion,
+            });
+            await stack.destroy({ color: "never" });
+            await stack.workspace.removeStack(name);
+        }
+    } finally {
+        await sh(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "down"]).catch(() => undefined);
+    }
+    return rows;
+}
+
+// ---------------------------------------------------------------- 4. suites
+function timeCommand(command: string, argv: string[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"], env: process.env });
+        child.on("close", (code) => (code === 0 ? resolve(seconds(t0)) : reject(new Error(`${command} ${argv.join(" ")} exited ${code}`))));
+    });
+}
+
+async function suites() {
+    say("4. test suites");
+    const unit: number[] = [];
+    for (let i = 0; i < 3; i++) unit.push(await timeCommand("npx", ["mocha", "--config", "tests/unit/.mocharc.json", "--reporter", "dot"]));
+    const result: { unit: Stat; e2e?: Stat } = { unit: stat(unit) };
+    if (!args.includes("--skip-e2e")) result.e2e = stat([await timeCommand("npx", ["mocha", "--config", "tests/e2e/.mocharc.json", "--reporter", "dot"])]);
+    return result;
+}
+
+async function main() {
+    const env = loadPlatformEnv();
+    const started = new Date().toISOString();
+    const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), kernel: os.release(), node: process.version };
+    const { stack, result: step } = await canaryStep(env);
+    const noop = await noOp(stack);
+    await stack.destroy({ color: "never" });
+    await stack.workspace.removeStack("bench-step");
+    const scaleRows = args.includes("--skip-scale") ? [] : await scale();
+    const suiteTimes = args.includes("--skip-suites") ? undefined : await suites();
+    const results = { started, finished: new Date().toISOString(), runs: RUNS, machine, canaryStep: step, noOp: noop, scale: scaleRows, suites: suiteTimes };
+    fs.mkdirSync(path.join(REPO_ROOT, "bench/results"), { recursive: true });
+    fs.writeFileSync(path.join(REPO_ROOT, "bench/results/latest.json"), JSON.stringify(results, null, 2) + "\n");
+
+    const out: string[] = [];
+    out.push(`Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GiB, Linux ${machine.kernel}, Node ${machine.node}; ${RUNS} runs, median (min-max)`);
+    out.push("", "Canary step v1 -> v2 at partition 3 of 5 (until 2 pods updated and all Ready):", table(
+        ["tool", "time", "ratio"],
+        [["pulumi up (this program)", fmt(step.pulumiUp), `${step.ratio}x`], ["kubectl apply + rollout status", fmt(step.kubectl), "1x"]]));
+    out.push("", "pulumi up split:", table(["phase", "time"], [
+        ["engine start-up (CLI, plugins, until the first engine event)", fmt(step.split.engineStartup)],
+        ["program + diff (until the StatefulSet update starts)", fmt(step.split.programAndDiff)],
+        ["apply + partition-aware wait", fmt(step.split.applyAndWait)],
+        ["finish (outputs, checkpoint, exit)", fmt(step.split.finish)],
+    ]));
+    out.push("", "Nothing changed:", table(["command", "time", "registry manifest pushes", "image digests"], [
+        ["pulumi up", fmt(noop.up), String(noop.registryManifestPushes), noop.imageDigestsUnchanged ? "unchanged" : "CHANGED"],
+        ["pulumi preview", fmt(noop.preview), "", ""],
+    ]));
+    if (scaleRows.length > 0) {
+        out.push("", "Scale (kwok nodes, real StatefulSet controller; 1 run each):", table(
+            ["replicas", "create", "canary step (1 pod)", "of which apply+wait", "engine overhead", "full promotion", "peak MB (step / promotion)"],
+            scaleRows.map((r) => [r.replicas, `${r.create.seconds}s`, `${r.canaryStep.seconds}s`, `${r.canaryStep.applyAndWait}s`,
+                `${r.canaryStep.engineOverhead}s`, `${r.fullPromotion.seconds}s`, `${r.canaryStep.peakMb} / ${r.fullPromotion.peakMb}`])));
+    }
+    if (suiteTimes) {
+        out.push("", "Test suites:", table(["suite", "wall time"], [
+            ["unit (mocha, 3 runs)", fmt(suiteTimes.unit)], ...(suiteTimes.e2e ? [["e2e (mocha, 1 run)", fmt(suiteTimes.e2e)]] : []),
+        ]));
+    }
+    process.stdout.write(out.join("\n") + "\n\nwritten: bench/results/latest.json\n");
+}
+
+main().catch((err) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : err}\n`);
+    process.exit(1);
+});

@@ -11,7 +11,7 @@ import { gateSettingsFrom, GateSettings } from "./gates";
 import { Journal, formatEntry, isProcessAlive } from "./journal";
 import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, refreshStatefulSet, rollback, step } from "./operator";
 import { RefusedError, planTargetChange, promotionBlockers } from "./environments";
-import { PlanError, parsePlan, stepTarget } from "./plan";
+import { OperationRecord, PlanError, parsePlan, stepTarget } from "./plan";
 import { openStack, PROJECT, setConfig } from "./stack";
 import { collectStatus, renderStatus } from "./status";
 
@@ -90,8 +90,16 @@ class Cli {
         return { stack, journal, gates, log: this.say, signal: this.controller.signal };
     }
 
+    /** The operator of a changing command, with Ctrl-C handling and the interrupted run, if any. */
+    async beginOperation(bakeOverride?: number, stackOverride?: string): Promise<{ op: Operator; interrupted?: OperationRecord; before: number }> {
+        const op = await this.operator(bakeOverride, stackOverride);
+        this.installInterruptHandler();
+        const interrupted = this.pendingOperation(op.journal);
+        return { op, interrupted, before: op.journal.timeline().length };
+    }
+
     /** Refuses to start while another run holds the stack, and explains an interrupted one. */
-    pendingOperation(journal: Journal) {
+    pendingOperation(journal: Journal): OperationRecord | undefined {
         const op = journal.operation();
         if (op && op.pid !== process.pid && isProcessAlive(op.pid)) {
             throw new UsageError(`another sts-canary ${op.kind} is running on this stack (pid ${op.pid})`);
@@ -164,12 +172,8 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         .option("--no-rollback", "on failure, stop without rolling back")
         .action(async (options: { to?: number; by?: number; imageTag?: string; bake?: number; rollback: boolean }) => {
             const cli = cliFor();
-            const op = await cli.operator(options.bake);
-            cli.installInterruptHandler();
-            const interrupted = cli.pendingOperation(op.journal);
-            const before = op.journal.timeline().length;
-            if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
-            if (interrupted) await refreshStatefulSet(op);
+            const { op, interrupted, before } = await cli.beginOperation(options.bake);
+            await continueAfter(op, interrupted);
             const status = await deployedStatus(op);
             let target: number;
             let record = undefined;
@@ -193,12 +197,8 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         .option("--no-rollback", "on failure, stop without rolling back")
         .action(async (options: { plan: string; imageTag?: string; pause?: boolean; bake?: number; rollback: boolean }) => {
             const cli = cliFor();
-            const op = await cli.operator(options.bake);
-            cli.installInterruptHandler();
-            const interrupted = cli.pendingOperation(op.journal);
-            const before = op.journal.timeline().length;
-            if (interrupted?.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
-            if (interrupted) await refreshStatefulSet(op);
+            const { op, interrupted, before } = await cli.beginOperation(options.bake);
+            await continueAfter(op, interrupted);
             const status = await deployedStatus(op);
             const plan = parsePlan(options.plan, status.config.replicas);
             if (options.pause && !process.stdin.isTTY) throw new UsageError("--pause needs an interactive terminal");
@@ -215,10 +215,7 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         .option("--reason <text>", "recorded in the timeline", "rollback requested")
         .action(async (options: { reason: string }) => {
             const cli = cliFor();
-            const op = await cli.operator();
-            cli.installInterruptHandler();
-            const interrupted = cli.pendingOperation(op.journal);
-            const before = op.journal.timeline().length;
+            const { op, interrupted, before } = await cli.beginOperation();
             const outcome = await rollback(op, options.reason, interrupted ?? undefined);
             code = cli.report(outcome, before, op.journal);
         });
@@ -243,10 +240,8 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             const ref = images?.[version];
             if (!ref || !/@sha256:[a-f0-9]{64}$/.test(ref)) throw new RefusedError(`stack ${options.from} exports no pinned image for ${version}`);
 
-            const op = await cli.operator(options.bake, options.to);
-            cli.installInterruptHandler();
-            cli.pendingOperation(op.journal);
-            const before = op.journal.timeline().length;
+            const { op, interrupted, before } = await cli.beginOperation(options.bake, options.to);
+            await continueAfter(op, interrupted);
             const targetStatus = await deployedStatus(op);
             const plan = await planTargetChange(op.stack, version, ref, options.partition);
             if (targetStatus.deployed?.imageTag === version && targetStatus.deployed.partition === 0 && targetStatus.canaryTag === undefined
@@ -315,6 +310,17 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
         process.stderr.write(`error: ${e.message}\n`);
         return EXIT.error;
     }
+}
+
+/**
+ * Before a step, promotion or environment promotion continues after an interrupted run: a
+ * rollback must be finished first; otherwise the StatefulSet's state is refreshed (an `up`
+ * stopped half-way may have changed the cluster without recording it).
+ */
+async function continueAfter(op: Operator, interrupted: OperationRecord | undefined): Promise<void> {
+    if (!interrupted) return;
+    if (interrupted.phase === "rolling-back") throw new UsageError("an interrupted rollback must finish first: run `sts-canary rollback`");
+    await refreshStatefulSet(op);
 }
 
 function ask(question: string): Promise<boolean> {

@@ -287,6 +287,25 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	return &pulumirpc.RunResponse{Error: "Problem running program: " + werr.Error()}, nil
 }
 
+// pluginLaunch resolves what starting a plugin of `req` takes: its directory, runtime options,
+// the node binary and the @pulumi/pulumi entry point `module` as installed for that directory.
+func pluginLaunch(ctx context.Context, req *pulumirpc.RunPluginRequest, module string) (string, options, string, string, error) {
+	dir := programDir(req.GetInfo(), req.GetPwd())
+	opts, err := parseOptions(req.GetInfo().GetOptions())
+	if err != nil {
+		return "", opts, "", "", err
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return "", opts, "", "", fmt.Errorf("could not find node on $PATH: %w", err)
+	}
+	entry, err := resolveInProject(ctx, node, dir, module)
+	if err != nil {
+		return "", opts, "", "", err
+	}
+	return dir, opts, node, entry, nil
+}
+
 // RunPlugin runs a source-based plugin (PulumiPlugin.yaml with runtime nodejs), e.g. a component
 // provider, through @pulumi/pulumi's cmd/run-plugin. Its stdout (which starts with the port the
 // plugin serves on) is streamed back to the engine.
@@ -295,16 +314,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	if req.GetKind() == "analyzer" {
 		return h.runPolicyPack(req, server)
 	}
-	dir := programDir(req.GetInfo(), req.GetPwd())
-	opts, err := parseOptions(req.GetInfo().GetOptions())
-	if err != nil {
-		return err
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return fmt.Errorf("could not find node on $PATH: %w", err)
-	}
-	runPlugin, err := resolveInProject(ctx, node, dir, "@pulumi/pulumi/cmd/run-plugin")
+	dir, opts, node, runPlugin, err := pluginLaunch(ctx, req, "@pulumi/pulumi/cmd/run-plugin")
 	if err != nil {
 		return err
 	}

@@ -23,16 +23,7 @@ import (
 // the environment, then forwards every Analyzer call to the real policy pack process.
 func (h *host) runPolicyPack(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
 	ctx := server.Context()
-	dir := programDir(req.GetInfo(), req.GetPwd())
-	opts, err := parseOptions(req.GetInfo().GetOptions())
-	if err != nil {
-		return err
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return fmt.Errorf("could not find node on $PATH: %w", err)
-	}
-	runPolicy, err := resolveInProject(ctx, node, dir, "@pulumi/pulumi/cmd/run-policy-pack")
+	dir, opts, node, runPolicy, err := pluginLaunch(ctx, req, "@pulumi/pulumi/cmd/run-policy-pack")
 	if err != nil {
 		return err
 	}

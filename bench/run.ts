@@ -203,6 +203,10 @@ async function scale() {
             memory = peakMemory();
             const step = await timedUp(stack);
             const stepPeak = memory.stop();
+            const canary = await getStatefulSet(name, "web");
+            if (canary?.updatedReplicas !== 1 || canary.readyReplicas !== replicas) {
+                throw new Error(`${name}: after the canary step ${canary?.updatedReplicas} updated / ${canary?.readyReplicas} ready`);
+            }
             say(`   ${replicas} replicas: canary step (1 pod) ${step.total.toFixed(2)}s, apply+wait ${step.apply.toFixed(2)}s, peak ${stepPeak} MB`);
 
             await setConfig(stack, { partition: "0" });

@@ -42,7 +42,7 @@ class Cli {
     private readonly controller = new AbortController();
     private interrupts = 0;
 
-    constructor(private readonly globals: GlobalOptions) {}
+    constructor(readonly globals: GlobalOptions) {}
 
     /** Human progress goes to stderr when stdout carries JSON. */
     say = (line: string): void => {
@@ -151,7 +151,7 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             const deadline = Date.now() + options.watchSeconds * 1000;
             for (;;) {
                 const status = await collectStatus(stack, journal);
-                if (cli["globals"].json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+                if (cli.globals.json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
                 else {
                     if (options.watch && process.stdout.isTTY) process.stdout.write("\x1b[2J\x1b[H");
                     process.stdout.write(renderStatus(status) + "\n");
@@ -284,7 +284,7 @@ gateCheckPages, gateMetricUrl, gateMetricThreshold, gateMetricComparison.`)
             const cli = cliFor();
             const { journal } = await cli.open();
             const entries = journal.timeline(options.limit);
-            if (cli["globals"].json) process.stdout.write(JSON.stringify(entries, null, 2) + "\n");
+            if (cli.globals.json) process.stdout.write(JSON.stringify(entries, null, 2) + "\n");
             else for (const entry of entries) process.stdout.write(formatEntry(entry) + "\n");
         });
 

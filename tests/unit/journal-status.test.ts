@@ -19,7 +19,7 @@ describe("journal", () => {
         assert.deepStrictEqual(entries.map((e) => e.event), ["step", "gate-pass"]);
         assert.strictEqual(entries[1].details?.gate, "ready");
         assert.deepStrictEqual(journal.timeline(1).map((e) => e.event), ["gate-pass"]);
-        assert.match(echoed[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  step       partition 5 -> 4$/);
+        assert.match(echoed[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}step {7}partition 5 -> 4$/);
         assert.ok(fs.existsSync(path.join(dir, ".sts-canary", "dev", "timeline.jsonl")));
     });
 
@@ -70,8 +70,8 @@ describe("status rendering", () => {
             interrupted: "an interrupted promote (…) stopped while baking partition 3",
         };
         const text = renderStatus(status);
-        assert.match(text, /^stack dev   statefulset sts\/web   partition 3   stable v1   canary v2$/m);
-        assert.match(text, /updated \[########\.{12}\] 2\/5   ready \[#{16}\.{4}\] 4\/5/);
+        assert.match(text, /^stack dev {3}statefulset sts\/web {3}partition 3 {3}stable v1 {3}canary v2$/m);
+        assert.match(text, /updated \[########\.{12}\] 2\/5 {3}ready \[#{16}\.{4}\] 4\/5/);
         assert.match(text, /^4 +web-4 +web-222 +v2 +sha256:aaaaaaaaaaaa +no +3 +3m +CrashLoopBackOff$/m);
         assert.match(text, /^0 +web-0 +web-111 +v1 /m);
         assert.match(text, /stack config not deployed yet: partition 3 -> 1/);

@@ -10,6 +10,7 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { gateSettingsFrom, GateSettings } from "./gates";
 import { Journal, formatEntry, isProcessAlive } from "./journal";
 import { EXIT, Interrupted, Operator, Outcome, UsageError, deployedStatus, promote, refreshStatefulSet, rollback, step } from "./operator";
+import { readEnvFile } from "./envfile";
 import { RefusedError, planTargetChange, promotionBlockers } from "./environments";
 import { OperationRecord, PlanError, parsePlan, stepTarget } from "./plan";
 import { openStack, PROJECT, setConfig } from "./stack";
@@ -31,10 +32,7 @@ const integer = (name: string) => (value: string): number => {
 function loadPlatformEnv(workDir: string, say: (line: string) => void): void {
     const file = path.join(workDir, ".platform", "platform.env");
     if (process.env.PULUMI_BACKEND_URL || !fs.existsSync(file)) return;
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-        if (match) process.env[match[1]] = match[2];
-    }
+    Object.assign(process.env, readEnvFile(file));
     say(`(local platform environment from ${path.relative(process.cwd(), file) || file})`);
 }
 

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { readEnvFile } from "../../components/cli/envfile";
 import { openStack, setConfig } from "../../components/cli/stack";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -18,11 +19,7 @@ export function loadPlatformEnv(): Record<string, string> {
     if (!fs.existsSync(file)) {
         throw new Error(`${file} is missing: start the local platform first (platform/up.sh, or npm run test:e2e)`);
     }
-    const env: Record<string, string> = {};
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-        if (match) env[match[1]] = match[2].replace(/^"(.*)"$/, "$1");
-    }
+    const env = readEnvFile(file);
     Object.assign(process.env, env);
     return env;
 }

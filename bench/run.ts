@@ -12,14 +12,14 @@
  *
  * Options: --runs N (default 5), --sizes 5,50,500, --skip-scale, --skip-e2e, --skip-suites.
  */
-import { execFile, spawn } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { getPods, getStatefulSet, kubectl, tagOf } from "../components/cli/kube";
 import { setConfig } from "../components/cli/stack";
-import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes } from "../tests/e2e/platform";
+import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes, run } from "../tests/e2e/platform";
 import { Stat, fmt, peakMemory, round, stat, table } from "./measure";
 
 const args = process.argv.slice(2);
@@ -28,11 +28,6 @@ const RUNS = Number(option("runs", "5"));
 const SIZES = option("sizes", "5,50,500").split(",").map(Number);
 const say = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const seconds = (from: number) => (Date.now() - from) / 1000;
-
-function sh(command: string, argv: string[], timeoutMs = 900_000): Promise<string> {
-    return new Promise((resolve, reject) => execFile(command, argv, { timeout: timeoutMs, maxBuffer: 64 << 20, cwd: REPO_ROOT },
-        (err, stdout, stderr) => (err ? reject(new Error(`${command} ${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout))));
-}
 
 // ---------------------------------------------------------------- 1. canary step
 interface StepTiming { total: number; startup: number; program: number; apply: number; finish: number }
@@ -182,7 +177,7 @@ async function noOp(stack: Stack) {
 async function scale() {
     const nodes = Math.max(1, Math.ceil(Math.max(...SIZES) / 100));
     say(`3. scale: ${nodes} kwok nodes for up to ${Math.max(...SIZES)} pods`);
-    await sh(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "up", String(nodes)]);
+    await run(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "up", String(nodes)]);
     const rows = [];
     try {
         for (const replicas of SIZES) {
@@ -225,7 +220,7 @@ async function scale() {
             await stack.workspace.removeStack(name);
         }
     } finally {
-        await sh(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "down"]).catch(() => undefined);
+        await run(path.join(REPO_ROOT, "platform/cluster.sh"), ["kwok", "down"]).catch(() => undefined);
     }
     return rows;
 }

@@ -19,10 +19,14 @@ export async function probePage(namespace: string, pod: PodInfo, port = 80, page
     }
 }
 
+/**
+ * One GET on a fresh connection (no keep-alive agent), so that repeated requests to a Service are
+ * spread by kube-proxy like independent clients; the body is capped at 1 MB.
+ */
 export function httpGet(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
     const client = url.startsWith("https:") ? https : http;
     return new Promise((resolve, reject) => {
-        const request = client.get(url, { timeout: timeoutMs }, (response) => {
+        const request = client.get(url, { agent: false, timeout: timeoutMs }, (response) => {
             let body = "";
             response.setEncoding("utf8");
             response.on("data", (chunk: string) => { if (body.length < 1_000_000) body += chunk; });

@@ -2,7 +2,7 @@
  * Samples the version pages behind a URL: N requests, each on a fresh connection so that
  * kube-proxy spreads them over the pods like independent clients.
  */
-import * as http from "http";
+import { httpGet } from "./probes";
 
 export interface TrafficSample {
     requests: number;
@@ -19,24 +19,11 @@ export function pageVersion(body: string): string | undefined {
     return /This is (\S+?)<\/h1>/.exec(body)?.[1];
 }
 
-export function fetchPage(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => { body += chunk; });
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on("timeout", () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-        request.on("error", reject);
-    });
-}
-
 export async function sampleTraffic(url: string, requests = 100, timeoutMs = 3000): Promise<TrafficSample> {
     const sample: TrafficSample = { requests, versions: {}, errors: 0, errorSamples: [] };
     for (let i = 0; i < requests; i++) {
         try {
-            const { status, body } = await fetchPage(url, timeoutMs);
+            const { status, body } = await httpGet(url, timeoutMs);
             const version = pageVersion(body);
             if (status >= 200 && status < 300 && version) {
                 sample.versions[version] = (sample.versions[version] ?? 0) + 1;

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "./components/canary";
 import { RolloutRecord, deriveStableTag, stableAfter } from "./components/rollout";
-import { CanarySettings, RawSettings, SettingsError, validateSettings } from "./components/settings";
+import { CanarySettings, RawSettings, SettingsError, formatToleration, validateSettings } from "./components/settings";
 
 const config = new pulumi.Config();
 const SETTING_KEYS: (keyof RawSettings)[] = [
@@ -61,7 +61,7 @@ const canary = new StatefulSetCanary(settings.appName, {
     imageBuilder: settings.imageBuilder,
     rolloutTimeoutSeconds: settings.rolloutTimeoutSeconds,
     nodeSelector: settings.nodeSelector,
-    tolerations: settings.tolerations.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ""}:${t.effect}`),
+    tolerations: settings.tolerations.map(formatToleration),
 });
 
 export const images = canary.images;

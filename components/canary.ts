@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./app-image";
 import { OrdinalVersions, RolloutRecord, planOrdinalVersions } from "./rollout";
-import { CanarySettings, DEFAULTS, RawSettings, validateSettings } from "./settings";
+import { CanarySettings, DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "./settings";
 import { CanaryWorkload } from "./workload";
 
 export interface StatefulSetCanaryArgs {
@@ -92,9 +92,9 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         }).apply((values) => {
             const raw: RawSettings = {
                 versions: JSON.stringify(versions),
-                nodeSelector: JSON.stringify(Object.entries(args.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`)),
+                nodeSelector: JSON.stringify(keyValueEntries(args.nodeSelector ?? {})),
                 tolerations: JSON.stringify(args.tolerations ?? []),
-                pinnedImages: JSON.stringify(Object.entries(pinnedImages).map(([v, ref]) => `${v}=${ref}`)),
+                pinnedImages: JSON.stringify(keyValueEntries(pinnedImages)),
                 appName,
                 imageBuilder,
             };

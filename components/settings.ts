@@ -137,6 +137,16 @@ export function parseVersionList(raw: string): string[] | undefined {
     return text.split(",").map((v) => v.trim()).filter((v) => v !== "");
 }
 
+/** `{k: v}` -> `["k=v"]`: the stack-config form of map settings (pinnedImages, nodeSelector). */
+export function keyValueEntries(map: Record<string, string>): string[] {
+    return Object.entries(map).map(([key, value]) => `${key}=${value}`);
+}
+
+/** A toleration in its stack-config form (`key=value:Effect` or `key:Effect`), as parsed below. */
+export function formatToleration(t: Toleration): string {
+    return `${t.key}${t.value !== undefined ? `=${t.value}` : ""}:${t.effect}`;
+}
+
 /** A list setting (JSON array or comma list); reports and skips an unparseable one. */
 function listOf(key: string, raw: string | undefined, problems: string[]): string[] {
     if (raw === undefined || raw.trim() === "") return [];

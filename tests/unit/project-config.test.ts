@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { DEFAULTS, RawSettings, validateSettings } from "../../components/settings";
+import { DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "../../components/settings";
 
 const ROOT = path.resolve(__dirname, "../..");
 const readYaml = (file: string) => yaml.load(fs.readFileSync(path.join(ROOT, file), "utf8")) as Record<string, any>;
@@ -17,7 +17,7 @@ describe("Pulumi.yaml config schema", () => {
             // pinnedImages and nodeSelector are maps in the program and lists of "key=value"
             // entries in stack config (project config has no map type).
             const value = key === "pinnedImages" || key === "nodeSelector"
-                ? Object.entries(defaultValue).map(([v, r]) => `${v}=${r}`) : defaultValue;
+                ? keyValueEntries(defaultValue as Record<string, string>) : defaultValue;
             assert.deepStrictEqual(schema[key].default, value, `default of ${key}`);
             const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : "string";
             assert.strictEqual(schema[key].type, expectedType, `type of ${key}`);

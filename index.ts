@@ -1,14 +1,15 @@
 // Reads stack config, validates it before anything is registered, and composes the canary.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "./components/canary";
-import { RolloutRecord, deriveStableTag, stableAfter } from "./components/rollout";
-import { CanarySettings, RawSettings, SettingsError, formatToleration, validateSettings } from "./components/settings";
+import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, formatToleration, validateSettings } from "./components/settings";
 
 const config = new pulumi.Config();
 const SETTING_KEYS: (keyof RawSettings)[] = [
     "imageTag", "partition", "replicas", "namespace", "appName", "versions", "pinnedImages", "registryServer",
     "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
     "imageBuilder", "rolloutTimeoutSeconds", "nodeSelector", "tolerations", "stableTag",
+    "readyTimeoutSeconds", "replaceStuckPods", "bakeSeconds", "maxRestarts", "checkVersionPage",
+    "metricUrl", "metricThreshold", "metricComparison",
 ];
 const raw: RawSettings = Object.fromEntries(SETTING_KEYS.map((key) => [key, config.get(key)]));
 
@@ -18,6 +19,11 @@ const { settings, registryPassword } = loadSettings();
 function loadSettings(): { settings: CanarySettings; registryPassword: pulumi.Output<string> } {
     const registryPassword = config.getSecret("registryPassword");
     const problems: string[] = [];
+    for (const [old, key] of Object.entries(RENAMED_KEYS)) {
+        if (config.get(old) !== undefined) {
+            problems.push(`${old}: renamed to ${key} (the gates now run inside \`pulumi up\`); run \`pulumi config rm ${old}\` and \`pulumi config set ${key} <value>\``);
+        }
+    }
     let validated: CanarySettings | undefined;
     try {
         validated = validateSettings(raw);
@@ -34,18 +40,11 @@ function loadSettings(): { settings: CanarySettings; registryPassword: pulumi.Ou
     return { settings: validated, registryPassword };
 }
 
-// The stable version (what pods below the partition run) comes from the record the last
-// successful deployment of this stack left in its outputs, unless stableTag is set explicitly.
-const stableTag: pulumi.Input<string> = settings.stableTag ?? new pulumi.StackReference(
-    `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-    {},
-).getOutput("rollout").apply((previous) => deriveStableTag(previous as Partial<RolloutRecord> | undefined, settings.imageTag));
-
 const canary = new StatefulSetCanary(settings.appName, {
     versions: settings.versions,
     pinnedImages: settings.pinnedImages,
     imageTag: settings.imageTag,
-    stableTag,
+    stableTag: settings.stableTag,
     partition: settings.partition,
     replicas: settings.replicas,
     namespace: settings.namespace,
@@ -60,6 +59,14 @@ const canary = new StatefulSetCanary(settings.appName, {
     baseImage: settings.baseImage,
     imageBuilder: settings.imageBuilder,
     rolloutTimeoutSeconds: settings.rolloutTimeoutSeconds,
+    readyTimeoutSeconds: settings.readyTimeoutSeconds,
+    replaceStuckPods: settings.replaceStuckPods,
+    bakeSeconds: settings.bakeSeconds,
+    maxRestarts: settings.maxRestarts,
+    checkVersionPage: settings.checkVersionPage,
+    metricUrl: settings.metric?.url,
+    metricThreshold: settings.metric?.threshold,
+    metricComparison: settings.metric?.comparison,
     nodeSelector: settings.nodeSelector,
     tolerations: settings.tolerations.map(formatToleration),
 });
@@ -71,9 +78,11 @@ export const serviceName = canary.serviceName;
 export const headlessServiceName = canary.headlessServiceName;
 export const nodePortUrl = canary.nodePortUrl;
 export const ordinalVersions = canary.ordinalVersions;
-export const rollout = canary.rollout;
 export const imageTag = settings.imageTag;
 export const partition = settings.partition;
 export const replicas = settings.replicas;
-// The stable version after this deployment (what `sts-canary status` and rollbacks go back to).
-export const stable = canary.rollout.apply(stableAfter);
+// What pods below the partition run, read from the cluster by the rollout check (what
+// `sts-canary status` and rollbacks go back to), and the step in words.
+export const stable = canary.stableVersion;
+export const step = canary.step;
+export const rolloutSummary = canary.rolloutSummary;

@@ -1,13 +1,50 @@
 /**
- * StatefulSetCanary: builds and pushes one image per version, then runs the StatefulSet with the
- * template on `imageTag` and pods below `partition` on `stableTag`. Moving `partition` and
- * `imageTag` and running `pulumi up` moves the canary; `up` returns when the step is done.
+ * StatefulSetCanary: builds and pushes one image per version, runs the StatefulSet with the
+ * template on `imageTag` (pods with ordinal >= `partition`; pods below keep the version they run),
+ * and checks every step inside `pulumi up` (RolloutCheck): `up` returns when the step is done,
+ * fails fast naming the stuck pod and why, replaces pods stuck on a reverted revision, and runs
+ * the gates.
  */
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./app-image";
-import { OrdinalVersions, RolloutRecord, planOrdinalVersions } from "./rollout";
+import { versionLabel } from "./app-content";
+import { ClusterAccess, clusterAccessFromConfig } from "./cluster";
+import { RolloutCheck } from "./rollout/check";
+import type { GateSettings } from "./rollout/gates";
 import { CanarySettings, DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "./settings";
 import { CanaryWorkload } from "./workload";
+
+/** The cluster to deploy to and check, when it is not this stack's default Kubernetes provider. */
+export interface ClusterAccessArgs {
+    /** A kubeconfig path or the kubeconfig itself; pass a secret. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Context of the kubeconfig to use. */
+    context?: pulumi.Input<string>;
+    /** Cluster of the kubeconfig to use instead of the context's. */
+    cluster?: pulumi.Input<string>;
+}
+
+/** Container of the built-in app (the seed's nginx), where the canary image goes. */
+export const APP_CONTAINER = "nginx";
+const APP_PORT = 80;
+
+/** Escapes a literal for use in a regular expression. */
+export function escapeRegExp(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Gates of a step: bake, restarts, the built-in app's version page, an optional metric. */
+export function gateSettings(s: Pick<CanarySettings, "bakeSeconds" | "maxRestarts" | "checkVersionPage" | "metric" | "imageTag">): GateSettings {
+    return {
+        bakeSeconds: s.bakeSeconds,
+        maxRestarts: s.maxRestarts,
+        http: s.checkVersionPage
+            ? { port: APP_PORT, path: "/version.html", expectStatus: 200, bodyPattern: escapeRegExp(`This is ${versionLabel(s.imageTag)}`) }
+            : undefined,
+        metric: s.metric,
+    };
+}
 
 export interface StatefulSetCanaryArgs {
     /** Every version to build and push, e.g. ["v1", "v2"]. */
@@ -16,7 +53,7 @@ export interface StatefulSetCanaryArgs {
     pinnedImages?: Record<string, string>;
     /** Version of the StatefulSet template (runs on ordinals >= partition). */
     imageTag: pulumi.Input<string>;
-    /** Version of pods below the partition (the last fully rolled-out version); defaults to imageTag. */
+    /** Expected version of the pods below the partition; when set, a step whose lower pods run another version fails. */
     stableTag?: pulumi.Input<string>;
     /** Pods with ordinal >= partition run imageTag. 0 = everyone. */
     partition: pulumi.Input<number>;
@@ -44,8 +81,26 @@ export interface StatefulSetCanaryArgs {
     baseImage?: pulumi.Input<string>;
     /** "pulumi-docker" (default) or "docker-cli". */
     imageBuilder?: string;
-    /** Seconds `up` waits for a rollout step (default 600). */
+    /** Outer bound of a rollout step in `up`, in seconds (default 600). */
     rolloutTimeoutSeconds?: pulumi.Input<number>;
+    /** Seconds a pod may stay unready during a step before `up` fails naming it (default 120). */
+    readyTimeoutSeconds?: pulumi.Input<number>;
+    /** Delete pods stuck on a revision other than the template's at or above the partition, so the controller recreates them (default true). */
+    replaceStuckPods?: pulumi.Input<boolean>;
+    /** Seconds the canary runs before restarts, pages and the metric are judged (default 0). */
+    bakeSeconds?: pulumi.Input<number>;
+    /** Container restarts (or replacements) tolerated per canary pod during the bake (default 0). */
+    maxRestarts?: pulumi.Input<number>;
+    /** Every canary pod must serve /version.html saying "This is V<n>" (default true). */
+    checkVersionPage?: pulumi.Input<boolean>;
+    /** Optional metric gate: URL returning a number (plain text or a Prometheus instant query). */
+    metricUrl?: pulumi.Input<string>;
+    /** Threshold of the metric gate (required with metricUrl). */
+    metricThreshold?: pulumi.Input<number>;
+    /** "<=" (default) or ">=": the metric passes when `value <comparison> threshold`. */
+    metricComparison?: pulumi.Input<string>;
+    /** The cluster, when not this stack's `kubernetes:` config; the component then builds its own Kubernetes provider from it. */
+    cluster?: ClusterAccessArgs;
     /** Directory for build contexts (default .build/images). */
     buildDirectory?: string;
     /** Pod nodeSelector, e.g. {"pool": "web"}. */
@@ -62,10 +117,14 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     public readonly headlessServiceName: pulumi.Output<string>;
     public readonly nodePortUrl: pulumi.Output<string>;
-    /** ordinal -> planned version, e.g. {"0":"v1",...,"3":"v2","4":"v2"} */
-    public readonly ordinalVersions: pulumi.Output<OrdinalVersions>;
-    /** What this deployment rolled out; resolves only once the StatefulSet step is done. */
-    public readonly rollout: pulumi.Output<RolloutRecord>;
+    /** ordinal -> version it runs, e.g. {"0":"v1",...,"3":"v2","4":"v2"} (planned in a preview, observed after `up`) */
+    public readonly ordinalVersions: pulumi.Output<Record<string, string>>;
+    /** Version of the pods below the partition: the StatefulSet's current revision, read from the cluster. */
+    public readonly stableVersion: pulumi.Output<string>;
+    /** The step in words, e.g. `pods web-3..web-4: v1 -> v2; web-0..web-2 stay on v1`. */
+    public readonly step: pulumi.Output<string>;
+    /** What the rollout check found after the step. */
+    public readonly rolloutSummary: pulumi.Output<string>;
 
     constructor(name: string, args: StatefulSetCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sts-canary:index:StatefulSetCanary", name, args, opts);
@@ -77,7 +136,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         // Validated once; every child takes its values from here, so invalid args create nothing.
         const settings: pulumi.Output<CanarySettings> = pulumi.all({
             imageTag: args.imageTag,
-            stableTag: args.stableTag ?? args.imageTag,
+            stableTag: args.stableTag,
             partition: args.partition,
             replicas: args.replicas ?? DEFAULTS.replicas,
             namespace: args.namespace ?? DEFAULTS.namespace,
@@ -89,6 +148,14 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             nodeAddress: args.nodeAddress ?? DEFAULTS.nodeAddress,
             baseImage: args.baseImage ?? DEFAULTS.baseImage,
             rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULTS.rolloutTimeoutSeconds,
+            readyTimeoutSeconds: args.readyTimeoutSeconds ?? DEFAULTS.readyTimeoutSeconds,
+            replaceStuckPods: args.replaceStuckPods ?? DEFAULTS.replaceStuckPods,
+            bakeSeconds: args.bakeSeconds ?? DEFAULTS.bakeSeconds,
+            maxRestarts: args.maxRestarts ?? DEFAULTS.maxRestarts,
+            checkVersionPage: args.checkVersionPage ?? DEFAULTS.checkVersionPage,
+            metricUrl: args.metricUrl ?? "",
+            metricThreshold: args.metricThreshold ?? "",
+            metricComparison: args.metricComparison ?? "<=",
         }).apply((values) => {
             const raw: RawSettings = {
                 versions: JSON.stringify(versions),
@@ -98,7 +165,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
                 appName,
                 imageBuilder,
             };
-            for (const [key, value] of Object.entries(values)) raw[key as keyof RawSettings] = String(value);
+            for (const [key, value] of Object.entries(values)) if (value !== undefined) raw[key as keyof RawSettings] = String(value);
             return validateSettings(raw);
         });
         const pick = <K extends keyof CanarySettings>(key: K) => settings.apply((s) => s[key] as NonNullable<CanarySettings[K]>);
@@ -126,22 +193,60 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         // The template pins the digest of the image that was actually pushed (or verified) for imageTag.
         const templateImage = pick("imageTag").apply((tag) => refs[tag]);
 
+        // Which cluster: the provider the component builds from `cluster`, or the stack's default one.
+        let clusterAccess: pulumi.Output<ClusterAccess>;
+        let childOpts: pulumi.ComponentResourceOptions = { parent: this };
+        if (args.cluster) {
+            const provider = new k8s.Provider(`${name}-k8s`, {
+                kubeconfig: args.cluster.kubeconfig, context: args.cluster.context, cluster: args.cluster.cluster,
+            }, { parent: this });
+            childOpts = { parent: this, providers: { kubernetes: provider } };
+            clusterAccess = pulumi.output(args.cluster).apply((c) => JSON.parse(JSON.stringify(c)) as ClusterAccess);
+        } else {
+            if (this.getProvider("kubernetes::")) {
+                throw new pulumi.InputPropertyError({
+                    propertyPath: "cluster",
+                    reason: "a Kubernetes provider was passed in the resource options: pass its kubeconfig/context as `cluster` instead, "
+                        + "so that the rollout check reads and acts on the same cluster",
+                });
+            }
+            const kubernetes = new pulumi.Config("kubernetes");
+            const access = clusterAccessFromConfig((key) => (key === "kubeconfig" ? undefined : kubernetes.get(key)));
+            const kubeconfig = kubernetes.getSecret("kubeconfig");
+            clusterAccess = pulumi.all([kubeconfig]).apply(([k]) => (k === undefined ? access : { ...access, kubeconfig: k }));
+        }
+
         const workload = new CanaryWorkload(name, {
             appName,
             namespace: pick("namespace"),
             replicas: pick("replicas"),
             partition: pick("partition"),
             imageTag: pick("imageTag"),
-            stableTag: pick("stableTag"),
             image: templateImage,
             registryServer: pick("registryServer"),
             registryUsername: pick("registryUsername"),
             registryPassword: args.registryPassword,
             nodePort: pick("nodePort"),
-            rolloutTimeoutSeconds: pick("rolloutTimeoutSeconds"),
             nodeSelector: pick("nodeSelector"),
             tolerations: pick("tolerations"),
-        }, { parent: this });
+        }, childOpts);
+
+        const check = new RolloutCheck(`${name}-rollout`, {
+            namespace: workload.namespace,
+            name: workload.statefulSetName,
+            generation: workload.statefulSet.metadata.generation,
+            replicas: pick("replicas"),
+            partition: pick("partition"),
+            version: pick("imageTag"),
+            image: templateImage,
+            container: APP_CONTAINER,
+            readyTimeoutSeconds: pick("readyTimeoutSeconds"),
+            rolloutTimeoutSeconds: pick("rolloutTimeoutSeconds"),
+            replaceStuckPods: pick("replaceStuckPods"),
+            expectedStableVersion: settings.apply((s) => s.stableTag ?? ""),
+            gates: settings.apply(gateSettings),
+            cluster: clusterAccess,
+        }, { parent: this, dependsOn: [workload] });
 
         this.images = pulumi.all(refs);
         this.namespace = workload.namespace;
@@ -149,13 +254,10 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         this.serviceName = workload.serviceName;
         this.headlessServiceName = workload.headlessServiceName;
         this.nodePortUrl = pulumi.interpolate`http://${pick("nodeAddress")}:${workload.nodePort}/`;
-        this.ordinalVersions = settings.apply((s) => planOrdinalVersions({
-            replicas: s.replicas, partition: s.partition, imageTag: s.imageTag, stableTag: s.stableTag ?? s.imageTag,
-        }));
-        // Tied to the StatefulSet so a failed or unfinished step is never recorded as done.
-        this.rollout = pulumi.all([settings, workload.statefulSet.metadata.uid]).apply(([s]) => ({
-            imageTag: s.imageTag, partition: s.partition, stableTag: s.stableTag ?? s.imageTag, replicas: s.replicas,
-        }));
+        this.ordinalVersions = check.ordinalVersions;
+        this.stableVersion = check.stableVersion;
+        this.step = check.step;
+        this.rolloutSummary = check.summary;
         this.registerOutputs({
             images: this.images,
             namespace: this.namespace,
@@ -164,7 +266,9 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             headlessServiceName: this.headlessServiceName,
             nodePortUrl: this.nodePortUrl,
             ordinalVersions: this.ordinalVersions,
-            rollout: this.rollout,
+            stableVersion: this.stableVersion,
+            step: this.step,
+            rolloutSummary: this.rolloutSummary,
         });
     }
 }

@@ -4,6 +4,8 @@
  * Pure functions only; the Pulumi program feeds them the raw strings read from stack config.
  */
 
+import type { MetricCheck } from "./rollout/gates";
+
 export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
 export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
 
@@ -42,8 +44,20 @@ export interface CanarySettings {
     nodeSelector: Record<string, string>;
     /** Pod tolerations, as `key=value:Effect` (Equal) or `key:Effect` (Exists) entries. */
     tolerations: Toleration[];
-    /** Explicit stable version (pods below the partition); normally derived from the last deployment. */
+    /** Expected version of the pods below the partition; when set, a step fails if they run another. */
     stableTag?: string;
+    /** Seconds a pod may stay unready (since the step began or it was created) before the step fails. */
+    readyTimeoutSeconds: number;
+    /** Delete pods stuck on a revision other than the template's at or above the partition (kubernetes#67250). */
+    replaceStuckPods: boolean;
+    /** Seconds the canary runs before restarts, pages and the metric are judged. */
+    bakeSeconds: number;
+    /** Container restarts (or pod replacements) tolerated per canary pod during the bake. */
+    maxRestarts: number;
+    /** Every canary pod must serve its version page (`/version.html` saying "This is V<n>"). */
+    checkVersionPage: boolean;
+    /** Optional metric gate. */
+    metric?: MetricCheck;
 }
 
 /** How `pinnedImages` entries look in stack config: `version=<repo>[:<tag>]@sha256:<64 hex>`. */
@@ -57,7 +71,7 @@ export interface Toleration {
 }
 
 /** Defaults, mirrored in Pulumi.yaml's `config:` block (a unit test keeps the two equal). */
-export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
+export const DEFAULTS: Omit<CanarySettings, "stableTag" | "metric"> = {
     imageTag: "v1",
     partition: 0,
     replicas: 5,
@@ -76,16 +90,35 @@ export const DEFAULTS: Omit<CanarySettings, "stableTag"> = {
     rolloutTimeoutSeconds: 600,
     nodeSelector: {},
     tolerations: [],
+    readyTimeoutSeconds: 120,
+    replaceStuckPods: true,
+    bakeSeconds: 0,
+    maxRestarts: 0,
+    checkVersionPage: true,
 };
 
 export const LIMITS = {
     replicas: { min: 1, max: 1000 },
     nodePort: { min: 30000, max: 32767 },
     rolloutTimeoutSeconds: { min: 30, max: 7200 },
+    readyTimeoutSeconds: { min: 10, max: 3600 },
+    bakeSeconds: { min: 0, max: 86400 },
+    maxRestarts: { min: 0, max: 1000 },
 };
 
 /** Raw stack config values as strings (what `pulumi config get` shows); undefined = not set. */
-export type RawSettings = { [K in keyof CanarySettings]?: string };
+export type RawSettings = { [K in Exclude<keyof CanarySettings, "metric"> | "metricUrl" | "metricThreshold" | "metricComparison"]?: string };
+
+/** Keys of earlier versions, with what replaces them (a stack that still sets one gets told). */
+export const RENAMED_KEYS: Record<string, string> = {
+    gateReadyTimeoutSeconds: "readyTimeoutSeconds",
+    gateBakeSeconds: "bakeSeconds",
+    gateMaxRestarts: "maxRestarts",
+    gateCheckPages: "checkVersionPage",
+    gateMetricUrl: "metricUrl",
+    gateMetricThreshold: "metricThreshold",
+    gateMetricComparison: "metricComparison",
+};
 
 export class SettingsError extends Error {
     constructor(public readonly problems: string[]) {
@@ -116,6 +149,14 @@ function parseInteger(key: string, raw: string | undefined, fallback: number, pr
         return fallback;
     }
     return Number(text);
+}
+
+function parseBoolean(key: string, raw: string | undefined, fallback: boolean, problems: string[]): boolean {
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const text = raw.trim();
+    if (text === "true" || text === "false") return text === "true";
+    problems.push(`${key}: "${raw}" is not a boolean; allowed: true, false`);
+    return fallback;
 }
 
 function checkRange(key: string, value: number, min: number, max: number, problems: string[]): void {
@@ -276,10 +317,44 @@ export function validateSettings(raw: RawSettings): CanarySettings {
     const nodeAddress = str("nodeAddress", DEFAULTS.nodeAddress);
     const baseImage = str("baseImage", DEFAULTS.baseImage);
 
+    const rollout = validateRolloutSettings(raw, problems);
+
     if (problems.length > 0) throw new SettingsError(problems);
     return {
         imageTag, partition, replicas, namespace, appName, versions, pinnedImages, registryServer, registryProject,
         repository, registryUsername, nodePort, nodeAddress, baseImage,
-        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, nodeSelector, tolerations, stableTag,
+        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, nodeSelector, tolerations, stableTag, ...rollout,
     };
+}
+
+/** The rollout check's settings: stuck pods, readiness timeout, gates. Problems are added to `problems`. */
+export function validateRolloutSettings(raw: RawSettings, problems: string[]): Pick<CanarySettings,
+    "readyTimeoutSeconds" | "replaceStuckPods" | "bakeSeconds" | "maxRestarts" | "checkVersionPage" | "metric"> {
+    const int = (key: "readyTimeoutSeconds" | "bakeSeconds" | "maxRestarts") => {
+        const value = parseInteger(key, raw[key], DEFAULTS[key], problems);
+        checkRange(key, value, LIMITS[key].min, LIMITS[key].max, problems);
+        return value;
+    };
+    const settings: ReturnType<typeof validateRolloutSettings> = {
+        readyTimeoutSeconds: int("readyTimeoutSeconds"),
+        replaceStuckPods: parseBoolean("replaceStuckPods", raw.replaceStuckPods, DEFAULTS.replaceStuckPods, problems),
+        bakeSeconds: int("bakeSeconds"),
+        maxRestarts: int("maxRestarts"),
+        checkVersionPage: parseBoolean("checkVersionPage", raw.checkVersionPage, DEFAULTS.checkVersionPage, problems),
+    };
+    const url = raw.metricUrl?.trim() ?? "";
+    const thresholdText = raw.metricThreshold?.trim() ?? "";
+    const comparison = raw.metricComparison?.trim() || "<=";
+    if (comparison !== "<=" && comparison !== ">=") problems.push(`metricComparison: "${comparison}" is not allowed; allowed: <=, >=`);
+    if (url !== "") {
+        if (!/^https?:\/\/\S+$/.test(url)) problems.push(`metricUrl: "${url}" is not an http(s) URL`);
+        const threshold = Number(thresholdText);
+        if (thresholdText === "" || !Number.isFinite(threshold)) {
+            problems.push(`metricThreshold: ${thresholdText === "" ? "not set" : `"${thresholdText}" is not a number`}; a number is required when metricUrl is set`);
+        }
+        settings.metric = { url, threshold, comparison: comparison === ">=" ? ">=" : "<=" };
+    } else if (thresholdText !== "") {
+        problems.push("metricThreshold: set, but metricUrl is not; set both or neither");
+    }
+    return settings;
 }

@@ -1,10 +1,14 @@
 /**
  * The Kubernetes side of a canary: namespace, image pull Secret, headless Service (stable network
- * identity), the partitioned StatefulSet with a partition-aware wait, and a NodePort Service.
+ * identity), the partitioned StatefulSet, and a NodePort Service. The provider does not wait for
+ * the StatefulSet (skipAwait): the component's RolloutCheck does, from live state.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { TIMEOUT_ANNOTATION, WAIT_FOR_ANNOTATION, waitForAnnotation } from "./rollout";
+import { VERSION_LABEL } from "./rollout/views";
+
+/** Pulumi's StatefulSet await never finishes while partition > 0; the RolloutCheck replaces it. */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
 export interface CanaryWorkloadArgs {
     /** Name of the StatefulSet and NodePort Service; pods are `<appName>-<ordinal>`. */
@@ -14,16 +18,12 @@ export interface CanaryWorkloadArgs {
     partition: pulumi.Input<number>;
     /** Version of the template (the canary while partition > 0). */
     imageTag: pulumi.Input<string>;
-    /** Version of pods below the partition. */
-    stableTag: pulumi.Input<string>;
     /** Pinned image reference of `imageTag`. */
     image: pulumi.Input<string>;
     registryServer: pulumi.Input<string>;
     registryUsername: pulumi.Input<string>;
     registryPassword: pulumi.Input<string>;
     nodePort: pulumi.Input<number>;
-    /** How long `pulumi up` waits for the rollout step before failing. */
-    rolloutTimeoutSeconds: pulumi.Input<number>;
     /** Pod nodeSelector. */
     nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Pod tolerations. */
@@ -87,21 +87,12 @@ export class CanaryWorkload extends pulumi.ComponentResource {
             },
         }, { parent: this });
 
-        const timeoutSeconds = pulumi.output(args.rolloutTimeoutSeconds);
-        const waitFor = pulumi.all([args.replicas, args.partition, args.imageTag, args.stableTag])
-            .apply(([replicas, partition, imageTag, stableTag]) => waitForAnnotation({ replicas, partition, imageTag, stableTag }));
-
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-sts`, {
             metadata: {
                 name: args.appName,
                 namespace,
                 labels,
-                annotations: {
-                    // Replaces Pulumi's default StatefulSet await, which never finishes while partition > 0.
-                    [WAIT_FOR_ANNOTATION]: waitFor,
-                    // The provider fails the update with the unmet condition once this expires.
-                    [TIMEOUT_ANNOTATION]: timeoutSeconds.apply(String),
-                },
+                annotations: { [SKIP_AWAIT_ANNOTATION]: "true" },
             },
             spec: {
                 serviceName: headless.metadata.name,
@@ -110,7 +101,7 @@ export class CanaryWorkload extends pulumi.ComponentResource {
                 selector: { matchLabels: selector },
                 updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
                 template: {
-                    metadata: { labels: { ...labels, "app.kubernetes.io/version": args.imageTag } },
+                    metadata: { labels: { ...labels, [VERSION_LABEL]: args.imageTag } },
                     spec: {
                         imagePullSecrets: [{ name: pullSecret.metadata.name }],
                         nodeSelector: args.nodeSelector,

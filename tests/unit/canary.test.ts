@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DIGEST, byType, installMocks, registered, registeredUrns, unwrap } from "./mocks";
+import { FAKE_DIGEST, byType, installMocks, liveVersions, registered, registeredUrns, unwrap } from "./mocks";
 import type { StatefulSetCanary, StatefulSetCanaryArgs } from "../../components/canary";
 
 const PASSWORD = "s3cr3t-Harbor-pw";
@@ -14,6 +14,11 @@ before(async () => {
     await installMocks();
     canaryModule = await import("../../components/canary");
 });
+
+/** Pods 0..replicas-1 all on `version`, as the mock rollout check sees them. */
+function allOn(name: string, replicas: number, version: string): void {
+    liveVersions[name] = { currentVersion: version, updateVersion: version, pods: Object.fromEntries([...Array(replicas).keys()].map((o) => [o, version])) };
+}
 
 /** Deploys a canary named `name` under mocks and waits for its outputs. */
 async function deploy(name: string, args: Partial<StatefulSetCanaryArgs> = {}): Promise<StatefulSetCanary> {
@@ -27,7 +32,7 @@ async function deploy(name: string, args: Partial<StatefulSetCanaryArgs> = {}): 
         buildDirectory: BUILD_DIR,
         ...args,
     });
-    await unwrap(canary.rollout);
+    await unwrap(canary.ordinalVersions);
     return canary;
 }
 
@@ -38,7 +43,10 @@ function only<T>(items: T[], what: string): T {
 
 describe("StatefulSetCanary resource graph", () => {
     let canary: StatefulSetCanary;
-    before(async () => { canary = await deploy("graph", { imageTag: "v2", stableTag: "v1", partition: 3 }); });
+    before(async () => {
+        allOn("graph", 5, "v1");
+        canary = await deploy("graph", { imageTag: "v2", stableTag: "v1", partition: 3 });
+    });
 
     it("registers the images, namespace, pull secret, two services and the StatefulSet", () => {
         const mine = registered.filter((r) => r.name.startsWith("graph"));
@@ -51,6 +59,7 @@ describe("StatefulSetCanary resource graph", () => {
             "kubernetes:core/v1:Secret graph-pull",
             "kubernetes:core/v1:Service graph-headless",
             "kubernetes:core/v1:Service graph-nodeport",
+            "pulumi-nodejs:dynamic/sts-canary:RolloutCheck graph-rollout",
             "sts-canary:index:AppImage graph-v1",
             "sts-canary:index:AppImage graph-v2",
             "sts-canary:index:CanaryWorkload graph",
@@ -75,6 +84,7 @@ describe("StatefulSetCanary resource graph", () => {
             "graph-pull": `${workload}$kubernetes:core/v1:Secret`,
             "graph-headless": `${workload}$kubernetes:core/v1:Service`,
             "graph-nodeport": `${workload}$kubernetes:core/v1:Service`,
+            "graph-rollout": `${canary}$pulumi-nodejs:dynamic/sts-canary:RolloutCheck`,
         };
         assert.strictEqual(only(urns.filter((u) => u.endsWith("::graph") && u.includes(workload)), "workload").split("::")[2],
             `${canary}$${workload}`);
@@ -82,7 +92,7 @@ describe("StatefulSetCanary resource graph", () => {
             if (name === "graph") continue;
             assert.strictEqual(typeOf(name), type, name);
         }
-        assert.strictEqual(urns.length, 11);
+        assert.strictEqual(urns.length, 12);
     });
 
     it("wires partition, replicas, names and the pinned canary image into the StatefulSet", () => {
@@ -101,12 +111,31 @@ describe("StatefulSetCanary resource graph", () => {
         assert.deepStrictEqual(sts.spec.selector.matchLabels, { "app.kubernetes.io/name": "graph", "app.kubernetes.io/instance": "graph" });
     });
 
-    it("waits for exactly replicas - partition updated pods and all pods ready", () => {
+    it("leaves the wait to the rollout check: skipAwait on the StatefulSet, no waitFor", () => {
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "graph"), "StatefulSet").inputs;
-        assert.deepStrictEqual(JSON.parse(sts.metadata.annotations["pulumi.com/waitFor"]), [
-            "jsonpath={.status.updatedReplicas}=2", "jsonpath={.status.readyReplicas}=5", "jsonpath={.status.replicas}=5",
-        ]);
-        assert.strictEqual(sts.metadata.annotations["pulumi.com/timeoutSeconds"], "600");
+        assert.deepStrictEqual(sts.metadata.annotations, { "pulumi.com/skipAwait": "true" });
+    });
+
+    it("checks the step with the StatefulSet's generation, the canary image and the gates", () => {
+        const check = only(byType("pulumi-nodejs:dynamic/sts-canary:RolloutCheck", "graph"), "RolloutCheck");
+        const { inputs } = check;
+        assert.strictEqual(inputs.namespace, "graph");
+        assert.strictEqual(inputs.name, "graph");
+        assert.strictEqual(inputs.replicas, 5);
+        assert.strictEqual(inputs.partition, 3);
+        assert.strictEqual(inputs.version, "v2");
+        assert.strictEqual(inputs.image, `127.0.0.1:5443/library/version-test:v2@${FAKE_DIGEST("v2")}`);
+        assert.strictEqual(inputs.container, "nginx");
+        assert.strictEqual(inputs.readyTimeoutSeconds, 120);
+        assert.strictEqual(inputs.rolloutTimeoutSeconds, 600);
+        assert.strictEqual(inputs.replaceStuckPods, true);
+        assert.strictEqual(inputs.expectedStableVersion, "v1");
+        assert.deepStrictEqual(inputs.gates, {
+            bakeSeconds: 0, maxRestarts: 0,
+            http: { port: 80, path: "/version.html", expectStatus: 200, bodyPattern: "This is V2" },
+        });
+        // The cluster access (which may hold a kubeconfig) is sent only as a secret.
+        assert.ok(check.secretPaths.includes("cluster"), JSON.stringify(check.secretPaths));
     });
 
     it("builds every version and exposes pinned references", async () => {
@@ -126,7 +155,8 @@ describe("StatefulSetCanary resource graph", () => {
     it("plans the version of every ordinal and the NodePort URL", async () => {
         assert.deepStrictEqual(await unwrap(canary.ordinalVersions), { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
         assert.strictEqual(await unwrap(canary.nodePortUrl), "http://127.0.0.1:30080/");
-        assert.deepStrictEqual(await unwrap(canary.rollout), { imageTag: "v2", partition: 3, stableTag: "v1", replicas: 5 });
+        assert.strictEqual(await unwrap(canary.stableVersion), "v1");
+        assert.strictEqual(await unwrap(canary.step), "pods graph-3..graph-4: v1 -> v2; graph-0..graph-2 stay on v1");
     });
 
     it("sends the registry password only as a secret", () => {
@@ -164,9 +194,9 @@ describe("StatefulSetCanary resource graph", () => {
     });
 });
 
-describe("StatefulSetCanary wait annotation and wiring per (replicas, partition)", () => {
+describe("StatefulSetCanary step wiring per (replicas, partition)", () => {
     const cases: [number, number, string, string, number][] = [
-        // replicas, partition, imageTag, stableTag, expected updatedReplicas
+        // replicas, partition, imageTag, version running now, pods on imageTag after the step
         [5, 0, "v1", "v1", 5],
         [5, 4, "v2", "v1", 1],
         [5, 1, "v2", "v1", 4],
@@ -174,23 +204,20 @@ describe("StatefulSetCanary wait annotation and wiring per (replicas, partition)
         [7, 0, "v2", "v1", 7],
         [5, 3, "v1", "v1", 5],
     ];
-    cases.forEach(([replicas, partition, imageTag, stableTag, updated], index) => {
-        it(`replicas=${replicas} partition=${partition} ${stableTag}->${imageTag}`, async () => {
+    cases.forEach(([replicas, partition, imageTag, running, onTemplate], index) => {
+        it(`replicas=${replicas} partition=${partition} ${running}->${imageTag}`, async () => {
             const name = `wait${index}`;
-            const canary = await deploy(name, { replicas, partition, imageTag, stableTag });
+            allOn(name, replicas, running);
+            const canary = await deploy(name, { replicas, partition, imageTag });
             const sts = only(byType("kubernetes:apps/v1:StatefulSet", `${name}-`), "StatefulSet").inputs;
             assert.strictEqual(sts.spec.replicas, replicas);
             assert.strictEqual(sts.spec.updateStrategy.rollingUpdate.partition, partition);
             assert.ok(sts.spec.template.spec.containers[0].image.includes(`:${imageTag}@sha256:`));
-            const conditions = JSON.parse(sts.metadata.annotations["pulumi.com/waitFor"]);
-            assert.deepStrictEqual(conditions, [
-                `jsonpath={.status.updatedReplicas}=${updated}`,
-                `jsonpath={.status.readyReplicas}=${replicas}`,
-                `jsonpath={.status.replicas}=${replicas}`,
-            ]);
+            const check = only(byType("pulumi-nodejs:dynamic/sts-canary:RolloutCheck", `${name}-`), "RolloutCheck").inputs;
+            assert.deepStrictEqual([check.replicas, check.partition, check.version], [replicas, partition, imageTag]);
             const plan = await unwrap(canary.ordinalVersions);
             assert.strictEqual(Object.keys(plan).length, replicas);
-            assert.strictEqual(Object.values(plan).filter((v) => v === imageTag).length, imageTag === stableTag ? replicas : updated);
+            assert.strictEqual(Object.values(plan).filter((v) => v === imageTag).length, onTemplate);
         });
     });
 });
@@ -223,6 +250,7 @@ describe("StatefulSetCanary pod scheduling", () => {
 describe("StatefulSetCanary with a pinned (externally built) version", () => {
     it("deploys the given digest and builds nothing for it", async () => {
         const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"d".repeat(64)}`;
+        allOn("pin", 5, "v1");
         const canary = await deploy("pin", { pinnedImages: { v3: ref }, imageTag: "v3", stableTag: "v1", partition: 4 });
         assert.deepStrictEqual(byType("sts-canary:index:AppImage", "pin-").map((r) => r.name).sort(), ["pin-v1", "pin-v2"]);
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "pin-"), "StatefulSet").inputs;
@@ -251,7 +279,7 @@ describe("StatefulSetCanary keeps the registry password secret", () => {
         const outputs = {
             images: canary.images, namespace: canary.namespace, statefulSetName: canary.statefulSetName,
             serviceName: canary.serviceName, nodePortUrl: canary.nodePortUrl, ordinalVersions: canary.ordinalVersions,
-            rollout: canary.rollout,
+            stableVersion: canary.stableVersion, step: canary.step,
         };
         for (const [name, output] of Object.entries(outputs)) {
             const value = JSON.stringify(await unwrap(output as pulumi.Output<unknown>));
@@ -283,7 +311,7 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
                 await assert.rejects(
                     new Promise((resolve, reject) => {
                         // The validated settings feed every child; their failure surfaces on the outputs.
-                        (canary.ordinalVersions as unknown as { promise(): Promise<unknown> }).promise().then(resolve, reject);
+                        (canary.nodePortUrl as unknown as { promise(): Promise<unknown> }).promise().then(resolve, reject);
                     }),
                     message,
                 );

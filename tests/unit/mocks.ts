@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { LiveVersions, describeStep } from "../../components/rollout/describe";
 
 export const PROJECT = "sts-canary";
 export const STACK = "unit";
@@ -38,8 +39,11 @@ function unwrapSecrets(value: any, at: string, paths: string[]): any {
 /** Every resource registration, in order. */
 export const registered: Registered[] = [];
 
-/** Outputs the self StackReference returns (the "previous deployment" of the stack). */
-export const stackReferenceOutputs: { value: Record<string, unknown> } = { value: {} };
+/**
+ * What the mock rollout check "sees" in the cluster, by StatefulSet name (none: a first deploy).
+ * The mock answers like the real check() in a preview: the step described from these versions.
+ */
+export const liveVersions: Record<string, LiveVersions> = {};
 
 let installed = false;
 
@@ -53,8 +57,12 @@ export async function installMocks(): Promise<void> {
             registered.push({ type: args.type, name: args.name, inputs, secretPaths, custom: args.custom ?? false });
             const state: Record<string, any> = { ...args.inputs };
             switch (args.type) {
-                case "pulumi:pulumi:StackReference":
-                    return { id: args.inputs.name, state: { name: args.inputs.name, outputs: stackReferenceOutputs.value, secretOutputNames: [] } };
+                case "pulumi-nodejs:dynamic/sts-canary:RolloutCheck": {
+                    const step = { name: inputs.name, replicas: inputs.replicas, partition: inputs.partition, version: inputs.version };
+                    const described = describeStep(step, liveVersions[inputs.name] ?? { pods: {} });
+                    Object.assign(state, { step: described.text, ordinalVersions: described.ordinalVersions, stableVersion: described.stableVersion, summary: "mock" });
+                    break;
+                }
                 case "docker:index/image:Image": {
                     const version = String(args.inputs.imageName).split(":").pop() ?? "";
                     const repository = String(args.inputs.imageName).replace(/:[^:/]+$/, "");
@@ -70,7 +78,7 @@ export async function installMocks(): Promise<void> {
                 }
                 default:
                     if (args.type.startsWith("kubernetes:")) {
-                        state.metadata = { ...(inputs.metadata ?? {}), uid: `uid-${args.name}` };
+                        state.metadata = { ...(inputs.metadata ?? {}), uid: `uid-${args.name}`, generation: 1 };
                     }
             }
             return { id: `${args.name}-id`, state };

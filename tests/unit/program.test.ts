@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, STACK, installMocks, registered, setConfig, stackReferenceOutputs, unwrap } from "./mocks";
+import { PROJECT, installMocks, liveVersions, registered, setConfig, unwrap } from "./mocks";
 
 const PROGRAM = path.resolve(__dirname, "../../index.ts");
 const PASSWORD = "pr0gram-Harbor-pw";
@@ -16,13 +16,18 @@ async function runProgram(config: Record<string, string>): Promise<Record<string
 before(async () => { await installMocks(); });
 
 describe("program (index.ts)", () => {
+    const allOn = (name: string, version: string) => {
+        liveVersions[name] = { currentVersion: version, updateVersion: version, pods: { 0: version, 1: version, 2: version, 3: version, 4: version } };
+    };
+
     it("deploys v2 as a canary on ordinals 3-4 after a full v1 rollout", async () => {
-        stackReferenceOutputs.value = { rollout: { imageTag: "v1", partition: 0, stableTag: "v1", replicas: 5 } };
+        allOn("prog", "v1");
         const program = await runProgram({
             imageTag: "v2", partition: "3", registryServer: "127.0.0.1:5443", namespace: "prog", appName: "prog",
         });
         assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
         assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v1");
+        assert.strictEqual(await unwrap(program.step as pulumi.Output<string>), "pods prog-3..prog-4: v1 -> v2; prog-0..prog-2 stay on v1");
         assert.strictEqual(program.partition, 3);
         assert.strictEqual(program.imageTag, "v2");
         assert.strictEqual(await unwrap(program.statefulSetName as pulumi.Output<string>), "prog");
@@ -31,27 +36,49 @@ describe("program (index.ts)", () => {
         const images = await unwrap(program.images as pulumi.Output<Record<string, string>>);
         assert.deepStrictEqual(Object.keys(images).sort(), ["v1", "v2"]);
         for (const ref of Object.values(images)) assert.match(ref, /^127\.0\.0\.1:5443\/library\/version-test:v\d@sha256:[a-f0-9]{64}$/);
-
-        const ref = registered.filter((r) => r.type === "pulumi:pulumi:StackReference").pop();
-        assert.strictEqual(ref?.inputs.name, `organization/${PROJECT}/${STACK}`);
+        // The stable version comes from the cluster, through the rollout check: no self-reference.
+        assert.strictEqual(registered.filter((r) => r.type === "pulumi:pulumi:StackReference").length, 0);
     });
 
-    it("takes the previous template as stable once it was rolled out to partition 0", async () => {
-        stackReferenceOutputs.value = { rollout: { imageTag: "v2", partition: 0, stableTag: "v1", replicas: 5 } };
+    it("takes the stable version from the StatefulSet's current revision", async () => {
+        allOn("prog2", "v2");
         const program = await runProgram({ imageTag: "v1", partition: "4", namespace: "prog2", appName: "prog2" });
         assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v2");
         assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v2", 1: "v2", 2: "v2", 3: "v2", 4: "v1" });
     });
 
-    it("lets an explicit stableTag override the recorded one", async () => {
-        stackReferenceOutputs.value = {};
-        const program = await runProgram({ imageTag: "v2", stableTag: "v1", partition: "1", namespace: "prog3", appName: "prog3" });
-        assert.strictEqual(await unwrap(program.stable as pulumi.Output<string>), "v1");
-        assert.deepStrictEqual(await unwrap(program.ordinalVersions as pulumi.Output<unknown>), { 0: "v1", 1: "v2", 2: "v2", 3: "v2", 4: "v2" });
+    it("passes the rollout check's settings and an explicit stableTag as an expectation", async () => {
+        allOn("prog3", "v1");
+        const program = await runProgram({
+            imageTag: "v2", stableTag: "v1", partition: "1", namespace: "prog3", appName: "prog3", readyTimeoutSeconds: "45",
+            replaceStuckPods: "false", bakeSeconds: "7", maxRestarts: "1", checkVersionPage: "false",
+            metricUrl: "http://127.0.0.1:9090/api/v1/query?query=up", metricThreshold: "0.5", metricComparison: ">=",
+        });
+        await unwrap(program.ordinalVersions as pulumi.Output<unknown>);
+        const check = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/sts-canary:RolloutCheck" && r.name === "prog3-rollout").pop();
+        assert.ok(check);
+        assert.strictEqual(check.inputs.readyTimeoutSeconds, 45);
+        assert.strictEqual(check.inputs.replaceStuckPods, false);
+        assert.strictEqual(check.inputs.expectedStableVersion, "v1");
+        assert.deepStrictEqual(check.inputs.gates, {
+            bakeSeconds: 7, maxRestarts: 1, metric: { url: "http://127.0.0.1:9090/api/v1/query?query=up", threshold: 0.5, comparison: ">=" },
+        });
+    });
+
+    it("sends the stack's kubernetes:kubeconfig and kubernetes:context to the rollout check", async () => {
+        pulumi.runtime.setAllConfig({
+            [`${PROJECT}:registryPassword`]: PASSWORD, [`${PROJECT}:namespace`]: "prog5", [`${PROJECT}:appName`]: "prog5",
+            "kubernetes:kubeconfig": "/tmp/some/kubeconfig", "kubernetes:context": "dev-cluster",
+        }, [`${PROJECT}:registryPassword`]);
+        delete require.cache[require.resolve(PROGRAM)];
+        const program = await import(PROGRAM);
+        await unwrap(program.ordinalVersions as pulumi.Output<unknown>);
+        const check = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/sts-canary:RolloutCheck" && r.name === "prog5-rollout").pop();
+        assert.deepStrictEqual(check?.inputs.cluster, { kubeconfig: "/tmp/some/kubeconfig", context: "dev-cluster" });
+        assert.ok(check?.secretPaths.includes("cluster"));
     });
 
     it("never exports the registry password in plain text", async () => {
-        stackReferenceOutputs.value = {};
         const program = await runProgram({ namespace: "prog4", appName: "prog4" });
         for (const [name, value] of Object.entries(program)) {
             const resolved = pulumi.Output.isInstance(value) ? await unwrap(value as pulumi.Output<unknown>) : value;
@@ -71,6 +98,10 @@ describe("program (index.ts)", () => {
         ["nodePort out of range", { nodePort: "36080" }, /nodePort: 36080 is out of range; allowed 30000\.\.32767/],
         ["malformed registry", { registryServer: "http://harbor" }, /registryServer: "http:\/\/harbor" is not a registry address/],
         ["unknown builder", { imageBuilder: "buildah" }, /imageBuilder: "buildah" is not supported/],
+        ["ready timeout too short", { readyTimeoutSeconds: "5" }, /readyTimeoutSeconds: 5 is out of range; allowed 10\.\.3600/],
+        ["replaceStuckPods not a boolean", { replaceStuckPods: "yes" }, /replaceStuckPods: "yes" is not a boolean; allowed: true, false/],
+        ["metric without threshold", { metricUrl: "http://127.0.0.1:9/x" }, /metricThreshold: not set; a number is required when metricUrl is set/],
+        ["a gate key of the tool's era", { gateBakeSeconds: "20" }, /gateBakeSeconds: renamed to bakeSeconds/],
     ];
     for (const [name, config, message] of invalid) {
         it(`rejects ${name} before registering anything`, async () => {

@@ -19,7 +19,7 @@ describe("Pulumi.yaml config schema", () => {
             const value = key === "pinnedImages" || key === "nodeSelector"
                 ? keyValueEntries(defaultValue as Record<string, string>) : defaultValue;
             assert.deepStrictEqual(schema[key].default, value, `default of ${key}`);
-            const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : "string";
+            const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : typeof value === "boolean" ? "boolean" : "string";
             assert.strictEqual(schema[key].type, expectedType, `type of ${key}`);
         }
     });

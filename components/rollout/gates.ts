@@ -1,0 +1,117 @@
+/**
+ * Health gates of a canary step, judged inside `pulumi up` once the step is done: restarts of
+ * the canary pods during a bake, an HTTP check of every canary pod, an optional metric. Verdicts
+ * are pure functions over the evidence; the rollout runner gathers it (watch, pod proxy, HTTP).
+ */
+import type { PodView } from "./decide";
+
+export interface GateResult {
+    gate: string;
+    passed: boolean;
+    /** Human-readable facts the verdict rests on. */
+    evidence: string[];
+}
+
+export interface HttpCheck {
+    /** Container port (number or name) the check is sent to, through the API server's pod proxy. */
+    port: number | string;
+    /** Path, e.g. /version.html. */
+    path: string;
+    /** HTTP status every canary pod must answer. */
+    expectStatus: number;
+    /** Regular expression the body must match, e.g. `This is V2`; empty: any body. */
+    bodyPattern?: string;
+}
+
+export interface MetricCheck {
+    /** URL returning a number: plain text, or a Prometheus instant query (`.../api/v1/query?query=...`). */
+    url: string;
+    threshold: number;
+    /** The metric passes when `value <comparison> threshold`. */
+    comparison: "<=" | ">=";
+}
+
+export interface GateSettings {
+    /** Seconds the canary runs before restarts, HTTP and metric are judged (0: judge at once). */
+    bakeSeconds: number;
+    /** Container restarts (or pod replacements) tolerated per canary pod during the bake. */
+    maxRestarts: number;
+    http?: HttpCheck;
+    metric?: MetricCheck;
+}
+
+/** Restarts of canary pods between two observations; a replaced pod (new uid) counts as a restart. */
+export function restartGate(before: PodView[], after: PodView[], canaryOrdinals: number[], maxRestarts: number): GateResult {
+    const evidence: string[] = [];
+    let passed = true;
+    for (const ordinal of canaryOrdinals) {
+        const a = before.find((p) => p.ordinal === ordinal);
+        const b = after.find((p) => p.ordinal === ordinal);
+        if (!a || !b) {
+            passed = false;
+            evidence.push(`pod ordinal ${ordinal} missing ${!a ? "before" : "after"} the bake`);
+            continue;
+        }
+        const restarts = a.uid === b.uid ? b.restarts - a.restarts : b.restarts + 1;
+        if (restarts > maxRestarts) passed = false;
+        evidence.push(`${b.name}: ${restarts} restart(s) during the bake${a.uid !== b.uid ? " (pod was replaced)" : ""}`);
+    }
+    if (canaryOrdinals.length === 0) evidence.push("no canary pod");
+    if (!passed) evidence.push(`at most ${maxRestarts} allowed (maxRestarts)`);
+    return { gate: "restarts", passed, evidence };
+}
+
+export interface HttpProbe {
+    pod: string;
+    status: number;
+    body: string;
+    error?: string;
+}
+
+/** Every probe answered the expected status and a body matching the pattern. */
+export function httpGate(probes: HttpProbe[], check: Pick<HttpCheck, "path" | "expectStatus" | "bodyPattern">): GateResult {
+    const evidence: string[] = [];
+    const pattern = check.bodyPattern ? new RegExp(check.bodyPattern) : undefined;
+    let passed = true;
+    for (const probe of probes) {
+        const ok = !probe.error && probe.status === check.expectStatus && (!pattern || pattern.test(probe.body));
+        if (!ok) passed = false;
+        const seen = probe.error !== undefined && probe.status === 0
+            ? probe.error
+            : `HTTP ${probe.status} "${probe.body.trim().replace(/\s+/g, " ").slice(0, 80)}"`;
+        const expected = `HTTP ${check.expectStatus}${pattern ? ` matching /${check.bodyPattern}/` : ""}`;
+        evidence.push(`${probe.pod} ${check.path}: ${seen}${ok ? "" : ` (expected ${expected})`}`);
+    }
+    if (probes.length === 0) evidence.push("no canary pod to check");
+    return { gate: "http", passed, evidence };
+}
+
+/** A number from a metric endpoint: plain text, or Prometheus `data.result[0].value[1]`. */
+export function parseMetric(body: string): number | undefined {
+    const text = body.trim();
+    if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)) return Number(text);
+    try {
+        const json = JSON.parse(text);
+        const value = json?.data?.result?.[0]?.value?.[1] ?? json?.value;
+        const number = typeof value === "string" || typeof value === "number" ? Number(value) : NaN;
+        return Number.isFinite(number) ? number : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+export function metricGate(metric: MetricCheck, body: string | undefined, error: string | undefined): GateResult {
+    const { url, threshold, comparison } = metric;
+    if (error !== undefined || body === undefined) {
+        return { gate: "metric", passed: false, evidence: [`${url}: ${error ?? "no answer"}`] };
+    }
+    const value = parseMetric(body);
+    if (value === undefined) return { gate: "metric", passed: false, evidence: [`${url}: not a number: "${body.slice(0, 60)}"`] };
+    const passed = comparison === "<=" ? value <= threshold : value >= threshold;
+    return { gate: "metric", passed, evidence: [`${url}: ${value} ${comparison} ${threshold} is ${passed}`] };
+}
+
+/** The failed gates as one message, each with its evidence. */
+export function gateFailureMessage(results: GateResult[]): string {
+    return results.filter((r) => !r.passed).map((r) => `gate ${r.gate} failed: ${r.evidence.join("; ")}`).join("\n");
+}

@@ -1,0 +1,198 @@
+/**
+ * The RolloutCluster of the rollout check on @kubernetes/client-node: the stack's cluster
+ * (cluster.ts), a list+watch of one StatefulSet and its pods, and the few calls the check makes.
+ * Loaded only where a step runs (the dynamic provider process, the tool), never by a program run.
+ */
+import * as https from "https";
+import * as k8s from "@kubernetes/client-node";
+import { ClusterAccess, describeAccess, kubeconfigSource } from "../cluster";
+import type { PodView, StatefulSetView } from "./decide";
+import type { HttpProbe } from "./gates";
+import { httpGet } from "./http";
+import type { PodEvidence, RolloutCluster } from "./runner";
+import { labelSelector, podView, revisionVersion, statefulSetView } from "./views";
+
+/** A KubeConfig for the stack's cluster, or an error that says which one could not be used. */
+export function loadKubeConfig(access: ClusterAccess, env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
+    const source = kubeconfigSource(access, env);
+    const kc = new k8s.KubeConfig();
+    try {
+        if (source.kind === "contents") kc.loadFromString(source.contents);
+        else if (source.kind === "in-cluster") kc.loadFromCluster();
+        else {
+            kc.loadFromFile(source.files[0]);
+            for (const file of source.files.slice(1)) {
+                const more = new k8s.KubeConfig();
+                more.loadFromFile(file);
+                kc.mergeConfig(more, true);
+            }
+        }
+    } catch (err) {
+        throw new Error(`cannot load the kubeconfig of ${describeAccess(access, source)}: ${(err as Error).message}`);
+    }
+    if (access.context) {
+        if (!kc.getContextObject(access.context)) {
+            throw new Error(`kubernetes:context "${access.context}" is not in the kubeconfig of ${source.origin} `
+                + `(contexts: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`);
+        }
+        kc.setCurrentContext(access.context);
+    }
+    if (access.cluster) {
+        if (!kc.getCluster(access.cluster)) {
+            throw new Error(`kubernetes:cluster "${access.cluster}" is not in the kubeconfig of ${source.origin} `
+                + `(clusters: ${kc.getClusters().map((c) => c.name).join(", ") || "none"})`);
+        }
+        const current = kc.getContextObject(kc.getCurrentContext());
+        const name = `${current?.name ?? "sts-canary"}@${access.cluster}`;
+        kc.addContext({ name, cluster: access.cluster, user: current?.user ?? "", namespace: current?.namespace });
+        kc.setCurrentContext(name);
+    }
+    if (!kc.getCurrentCluster()) throw new Error(`the kubeconfig of ${describeAccess(access, source)} names no cluster`);
+    return kc;
+}
+
+/** "https://127.0.0.1:6443 (context local)": where requests go, for messages. */
+export function clusterName(kc: k8s.KubeConfig): string {
+    return `${kc.getCurrentCluster()?.server ?? "?"} (context ${kc.getCurrentContext()})`;
+}
+
+/** The status code and body of a failed client-node call. */
+export function apiError(err: unknown): { code: number; body: string; message: string } {
+    const e = err as { code?: number; body?: unknown; message?: string };
+    const body = typeof e.body === "string" ? e.body : e.body !== undefined ? JSON.stringify(e.body) : "";
+    let message = e.message ?? String(err);
+    try {
+        const parsed = JSON.parse(body);
+        if (parsed?.message) message = parsed.message;
+    } catch { /* not JSON */ }
+    return { code: typeof e.code === "number" ? e.code : 0, body, message };
+}
+
+const RESTART_DELAY_MS = 1000;
+
+export class KubeRolloutCluster implements RolloutCluster {
+    private readonly core: k8s.CoreV1Api;
+    private readonly apps: k8s.AppsV1Api;
+    private stsCache?: k8s.ListWatch<k8s.V1StatefulSet>;
+    private podCache?: k8s.ListWatch<k8s.V1Pod>;
+    private selector = "";
+    private stopped = false;
+    private restartTimer?: NodeJS.Timeout;
+
+    constructor(private readonly kc: k8s.KubeConfig, readonly namespace: string, readonly name: string, readonly container?: string) {
+        this.core = kc.makeApiClient(k8s.CoreV1Api);
+        this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    }
+
+    async start(onChange: () => void): Promise<void> {
+        const { namespace, name } = this;
+        let sts: k8s.V1StatefulSet;
+        try {
+            sts = await this.apps.readNamespacedStatefulSet({ name, namespace });
+        } catch (err) {
+            const e = apiError(err);
+            throw new Error(`cannot read StatefulSet ${namespace}/${name} on ${clusterName(this.kc)}: ${e.code ? `${e.code} ` : ""}${e.message}`);
+        }
+        this.selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
+        const watch = new k8s.Watch(this.kc);
+        this.stsCache = new k8s.ListWatch(`/apis/apps/v1/namespaces/${namespace}/statefulsets`, watch,
+            () => this.apps.listNamespacedStatefulSet({ namespace, fieldSelector: `metadata.name=${name}` }), false, undefined, `metadata.name=${name}`);
+        this.podCache = new k8s.ListWatch(`/api/v1/namespaces/${namespace}/pods`, watch,
+            () => this.core.listNamespacedPod({ namespace, labelSelector: this.selector }), false, this.selector);
+        for (const cache of [this.stsCache, this.podCache] as k8s.ListWatch<k8s.KubernetesObject>[]) {
+            cache.on("change", () => onChange());
+            // A watch that fails (API server restart, expired resourceVersion...) is started again.
+            cache.on("error", () => {
+                if (this.stopped) return;
+                this.restartTimer = setTimeout(() => { if (!this.stopped) void cache.start(); }, RESTART_DELAY_MS);
+            });
+        }
+        await Promise.all([this.stsCache.start(), this.podCache.start()]);
+    }
+
+    stop(): void {
+        this.stopped = true;
+        if (this.restartTimer) clearTimeout(this.restartTimer);
+        void this.stsCache?.stop();
+        void this.podCache?.stop();
+    }
+
+    statefulSet(): StatefulSetView | undefined {
+        const sts = this.stsCache?.get(this.name, this.namespace);
+        return sts ? statefulSetView(sts) : undefined;
+    }
+
+    pods(): PodView[] {
+        return (this.podCache?.list(this.namespace) ?? [])
+            .map((p) => podView(p, this.name, this.container))
+            .filter((p): p is PodView => p !== undefined)
+            .sort((a, b) => a.ordinal - b.ordinal);
+    }
+
+    async revisionVersions(): Promise<Record<string, string>> {
+        const list = await this.apps.listNamespacedControllerRevision({ namespace: this.namespace, labelSelector: this.selector });
+        const versions: Record<string, string> = {};
+        for (const rev of list.items) {
+            if (!(rev.metadata?.ownerReferences ?? []).some((o) => o.kind === "StatefulSet" && o.name === this.name)) continue;
+            const version = revisionVersion(rev, this.container);
+            if (version && rev.metadata?.name) versions[rev.metadata.name] = version;
+        }
+        return versions;
+    }
+
+    async deletePod(pod: PodView): Promise<void> {
+        try {
+            await this.core.deleteNamespacedPod({ name: pod.name, namespace: this.namespace, body: { preconditions: { uid: pod.uid } } });
+        } catch (err) {
+            const e = apiError(err);
+            // Already gone, or replaced by a newer pod of the same name: nothing left to delete.
+            if (e.code === 404 || e.code === 409) return;
+            throw new Error(`cannot delete pod ${this.namespace}/${pod.name}: ${e.message}`);
+        }
+    }
+
+    async evidence(pod: PodView): Promise<PodEvidence> {
+        const events = await this.core.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${pod.name}` })
+            .then((list) => list.items
+                .filter((e) => e.type === "Warning" && (!e.involvedObject?.uid || e.involvedObject.uid === pod.uid))
+                .sort((a, b) => eventTime(a) - eventTime(b))
+                .slice(-5)
+                .map((e) => `${e.reason}: ${(e.message ?? "").trim().slice(0, 300)}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ""}`),
+            (err) => [`(could not list events: ${apiError(err).message})`]);
+        const container = pod.waiting?.container ?? this.container;
+        const readLog = (previous: boolean) => this.core.readNamespacedPodLog({
+            name: pod.name, namespace: this.namespace, container, tailLines: 15, previous, limitBytes: 16_000,
+        });
+        let logPrevious = pod.restarts > 0;
+        let log = await readLog(logPrevious).catch(() => undefined);
+        if (log === undefined && logPrevious) {
+            logPrevious = false;
+            log = await readLog(false).catch(() => undefined);
+        }
+        const logTail = (log ?? "").split("\n").map((l) => l.trimEnd().slice(0, 300)).filter((l) => l !== "").slice(-15);
+        return { events, logContainer: container, logPrevious, logTail };
+    }
+
+    /** GET through the API server's pod proxy, with the stack's credentials; the pod's own status and body. */
+    async probe(pod: PodView, port: number | string, path: string): Promise<HttpProbe> {
+        const server = this.kc.getCurrentCluster()?.server ?? "";
+        const url = `${server}/api/v1/namespaces/${this.namespace}/pods/${pod.name}:${port}/proxy/${path.replace(/^\//, "")}`;
+        try {
+            const options: https.RequestOptions = {};
+            await this.kc.applyToHTTPSOptions(options);
+            const { status, body } = await httpGet(url, 10_000, options);
+            return { pod: pod.name, status, body };
+        } catch (err) {
+            return { pod: pod.name, status: 0, body: "", error: (err as Error).message.split("\n")[0].slice(0, 200) };
+        }
+    }
+
+    fetch(url: string): Promise<{ status: number; body: string }> {
+        return httpGet(url);
+    }
+}
+
+function eventTime(e: k8s.CoreV1Event): number {
+    const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
+    return t ? new Date(t as unknown as string).getTime() : 0;
+}

@@ -1,0 +1,178 @@
+/**
+ * The RolloutCheck's dynamic provider, run by Pulumi's Node.js dynamic-provider host (compiled to
+ * dist/rollout/provider.js and loaded by absolute path, see check.ts):
+ *   check   describes the step in words from the live cluster (shown by `pulumi preview --diff`);
+ *   diff    says whether the step changed (the computed description never counts);
+ *   create/update run the rollout check (runner.ts) against the stack's cluster and fail the
+ *           update with the cause, so a failed step keeps the old inputs and the next `up` checks again.
+ */
+import type { ClusterAccess } from "../cluster";
+import { DesiredStep, LiveVersions, describeStep } from "./describe";
+import type { GateSettings } from "./gates";
+import { RolloutFailure, RolloutReport, realClock, runRollout } from "./runner";
+
+/** Inputs of the check as the component sends them. */
+export interface CheckInputs {
+    namespace: string;
+    name: string;
+    /** metadata.generation of the applied StatefulSet: a new one means a new step to check. */
+    generation: number;
+    replicas: number;
+    partition: number;
+    /** Version of the template. */
+    version: string;
+    /** Image of the canary container in the template. */
+    image: string;
+    /** Name of the canary container. */
+    container: string;
+    readyTimeoutSeconds: number;
+    rolloutTimeoutSeconds: number;
+    replaceStuckPods: boolean;
+    /** When not empty, the pods below the partition must run this version. */
+    expectedStableVersion: string;
+    gates: GateSettings;
+    /** The stack's cluster (secret: it may hold a kubeconfig). */
+    cluster: ClusterAccess;
+}
+
+/** Computed by check() for the preview: not part of what the user asked for. */
+export interface StepPreview {
+    step: string;
+    ordinalVersions: Record<string, string>;
+    stableVersion: string;
+}
+
+/** Inputs whose change is a new step (or a new way to judge it). */
+export const DESIRED_KEYS: (keyof CheckInputs)[] = [
+    "namespace", "name", "generation", "replicas", "partition", "version", "image", "container",
+    "readyTimeoutSeconds", "rolloutTimeoutSeconds", "replaceStuckPods", "expectedStableVersion", "gates",
+];
+
+/** The engine's placeholder for values not known during a preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function same(a: unknown, b: unknown): boolean {
+    return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Keys of DESIRED_KEYS that differ; unknown values count as changed. */
+export function changedKeys(olds: Partial<CheckInputs>, news: Partial<CheckInputs>): string[] {
+    return DESIRED_KEYS.filter((key) => news[key] === (UNKNOWN as unknown) || !same(olds[key], news[key]));
+}
+
+export type LiveReader = (inputs: CheckInputs) => Promise<LiveVersions>;
+
+/** What every ordinal runs now, from the stack's cluster (nothing when the StatefulSet does not exist). */
+export async function readLive(inputs: CheckInputs): Promise<LiveVersions> {
+    const { loadKubeConfig } = await import("./kube");
+    const k8s = await import("@kubernetes/client-node");
+    const { podView, labelSelector, revisionVersion } = await import("./views");
+    const kc = loadKubeConfig(inputs.cluster);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    let sts: Awaited<ReturnType<typeof apps.readNamespacedStatefulSet>>;
+    try {
+        sts = await apps.readNamespacedStatefulSet({ name: inputs.name, namespace: inputs.namespace });
+    } catch (err) {
+        if ((err as { code?: number }).code === 404) return { pods: {} };
+        throw err;
+    }
+    const selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
+    const pods = (await core.listNamespacedPod({ namespace: inputs.namespace, labelSelector: selector })).items
+        .map((p) => podView(p, inputs.name, inputs.container))
+        .filter((p) => p !== undefined);
+    const versions: Record<number, string | undefined> = {};
+    for (const pod of pods) versions[pod.ordinal] = pod.version;
+    const revisions = async (): Promise<Record<string, string>> => {
+        const list = await apps.listNamespacedControllerRevision({ namespace: inputs.namespace, labelSelector: selector });
+        return Object.fromEntries(list.items.map((r) => [r.metadata?.name ?? "", revisionVersion(r, inputs.container) ?? ""]));
+    };
+    const versionOf = async (revision: string | undefined) => !revision ? undefined
+        : pods.find((p) => p.revision === revision)?.version ?? (await revisions())[revision] ?? undefined;
+    return {
+        currentVersion: await versionOf(sts.status?.currentRevision),
+        updateVersion: await versionOf(sts.status?.updateRevision),
+        pods: versions,
+    };
+}
+
+/**
+ * Adds the step's description. It reads the cluster only when the step changed, so a run that
+ * changes nothing makes no call; a cluster it cannot read leaves a description without live data.
+ */
+export async function check(olds: Partial<CheckInputs & StepPreview>, news: CheckInputs & Partial<StepPreview>,
+    read: LiveReader = readLive): Promise<{ inputs: CheckInputs & StepPreview }> {
+    const desired: DesiredStep = { name: news.name, replicas: news.replicas, partition: news.partition, version: news.version };
+    if (olds.step !== undefined && olds.ordinalVersions !== undefined && olds.stableVersion !== undefined && changedKeys(olds, news).length === 0) {
+        return { inputs: { ...news, step: olds.step, ordinalVersions: olds.ordinalVersions, stableVersion: olds.stableVersion } };
+    }
+    let live: LiveVersions = { pods: {} };
+    let note = "";
+    try {
+        live = await withTimeout(read(news), 15_000, "reading the live StatefulSet");
+    } catch (err) {
+        note = ` (live state not readable: ${(err as Error).message.split("\n")[0].slice(0, 160)})`;
+    }
+    const described = describeStep(desired, live);
+    return { inputs: { ...news, step: described.text + note, ordinalVersions: described.ordinalVersions, stableVersion: described.stableVersion } };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000}s`)), ms); });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function diff(olds: Partial<CheckInputs>, news: CheckInputs): { changes: boolean; replaces: string[] } {
+    return { changes: changedKeys(olds, news).length > 0, replaces: [] };
+}
+
+/** Outputs: the inputs minus the cluster credentials, plus what the check found. */
+export function outputsOf(inputs: CheckInputs & Partial<StepPreview>, report: RolloutReport): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { cluster, ...rest } = inputs;
+    return {
+        ...rest,
+        ordinalVersions: report.ordinalVersions,
+        stableVersion: report.stableVersion,
+        currentRevision: report.currentRevision,
+        updateRevision: report.updateRevision,
+        replacedPods: report.replaced,
+        staysUpdated: report.staysUpdated,
+        gateResults: report.gates,
+        summary: report.summary,
+        durationSeconds: report.durationSeconds,
+    };
+}
+
+/** Progress for the person running `pulumi up` (the engine shows provider stderr in verbose logs). */
+function progress(line: string): void {
+    process.stderr.write(`sts-canary rollout check: ${line}\n`);
+}
+
+async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<string, unknown>> {
+    const { KubeRolloutCluster, loadKubeConfig } = await import("./kube");
+    const kc = loadKubeConfig(inputs.cluster);
+    const cluster = new KubeRolloutCluster(kc, inputs.namespace, inputs.name, inputs.container);
+    try {
+        const report = await runRollout(cluster, {
+            namespace: inputs.namespace, name: inputs.name, replicas: inputs.replicas, partition: inputs.partition,
+            generation: inputs.generation, version: inputs.version, readyTimeoutSeconds: inputs.readyTimeoutSeconds,
+            rolloutTimeoutSeconds: inputs.rolloutTimeoutSeconds, replaceStuckPods: inputs.replaceStuckPods, gates: inputs.gates,
+            expectedStableVersion: inputs.expectedStableVersion || undefined,
+        }, realClock, progress);
+        return outputsOf(inputs, report);
+    } catch (err) {
+        // A plain Error (no resource id): the engine keeps the previous state, so the next `up` checks again.
+        if (err instanceof RolloutFailure) throw new Error(err.message);
+        throw err;
+    }
+}
+
+export async function create(inputs: CheckInputs & Partial<StepPreview>): Promise<{ id: string; outs: Record<string, unknown> }> {
+    return { id: `${inputs.namespace}/${inputs.name}`, outs: await run(inputs) };
+}
+
+export async function update(_id: string, _olds: unknown, news: CheckInputs & Partial<StepPreview>): Promise<{ outs: Record<string, unknown> }> {
+    return { outs: await run(news) };
+}

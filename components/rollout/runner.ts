@@ -1,0 +1,282 @@
+/**
+ * The rollout check's loop: observe the StatefulSet and its pods, apply decide() on every change,
+ * replace stuck pods it names, fail fast with the cause, then run the gates. It depends only on the
+ * RolloutCluster and Clock interfaces, so unit tests drive it with fakes; the dynamic provider runs
+ * it against the stack's cluster (kube.ts).
+ */
+import { PodView, StatefulSetView, StepTarget, Verdict, decide } from "./decide";
+import { GateResult, GateSettings, HttpProbe, gateFailureMessage, httpGate, metricGate, restartGate } from "./gates";
+import { podRanges } from "./describe";
+
+export interface PodEvidence {
+    /** Last Warning events of the pod, oldest first, e.g. "BackOff: Back-off restarting failed container". */
+    events: string[];
+    /** Container whose log is shown, and whether it is the previous (crashed) run. */
+    logContainer?: string;
+    logPrevious?: boolean;
+    /** Last lines of that container's log. */
+    logTail: string[];
+}
+
+/** What the check needs of a cluster: a live view of one StatefulSet and its pods, and a few calls. */
+export interface RolloutCluster {
+    /** Starts observing (list, then watch); `onChange` fires after every change it sees. */
+    start(onChange: () => void): Promise<void>;
+    stop(): void;
+    statefulSet(): StatefulSetView | undefined;
+    pods(): PodView[];
+    /** Version of each ControllerRevision of the StatefulSet, by revision name. */
+    revisionVersions(): Promise<Record<string, string>>;
+    /** Deletes exactly this pod (precondition on its uid). */
+    deletePod(pod: PodView): Promise<void>;
+    evidence(pod: PodView): Promise<PodEvidence>;
+    /** GET through the API server's pod proxy. */
+    probe(pod: PodView, port: number | string, path: string): Promise<HttpProbe>;
+    /** A plain HTTP GET from here (the metric gate). */
+    fetch(url: string): Promise<{ status: number; body: string }>;
+}
+
+export interface Clock {
+    now(): number;
+    /** Resolves after `ms`, or earlier when `signal` aborts. */
+    sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Timers that clean up after themselves: the abort listener is removed when the timer fires. */
+export const realClock: Clock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener("abort", done, { once: true });
+    }),
+};
+
+export interface RolloutSpec {
+    namespace: string;
+    name: string;
+    replicas: number;
+    partition: number;
+    generation: number;
+    /** Version of the template (for messages and the HTTP gate's default). */
+    version: string;
+    readyTimeoutSeconds: number;
+    /** Outer bound of the whole check. */
+    rolloutTimeoutSeconds: number;
+    replaceStuckPods: boolean;
+    /** When set, the pods below the partition must run this version. */
+    expectedStableVersion?: string;
+    gates: GateSettings;
+}
+
+export interface RolloutReport {
+    durationSeconds: number;
+    /** Version each ordinal runs now. */
+    ordinalVersions: Record<string, string>;
+    /** Version of status.currentRevision: what pods below the partition run and come back on. */
+    stableVersion: string;
+    currentRevision: string;
+    updateRevision: string;
+    /** Stuck pods the check deleted so that the controller recreated them on the template. */
+    replaced: string[];
+    /** Pods below the partition that stay on the template (the partition was raised). */
+    staysUpdated: string[];
+    gates: GateResult[];
+    summary: string;
+}
+
+/** The step failed: the message says which pod, why, and what it printed. */
+export class RolloutFailure extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "RolloutFailure";
+    }
+}
+
+type Log = (line: string) => void;
+
+/** One line naming a pod fully: ordinal, revision, image, restarts. */
+export function podLine(pod: PodView): string {
+    return `${pod.name} (ordinal ${pod.ordinal}, revision ${pod.revision || "?"}, image ${pod.image}, ${pod.restarts} restart(s))`;
+}
+
+/** The failure message for a stuck pod, with its events and log tail. */
+export function failureMessage(spec: Pick<RolloutSpec, "namespace" | "name">, pod: PodView | undefined, cause: string,
+    hint: string | undefined, evidence: PodEvidence | undefined): string {
+    const lines = [`rollout of StatefulSet ${spec.namespace}/${spec.name} failed: ${pod ? `pod ${podLine(pod)}` : "the step"}: ${cause}`];
+    if (pod?.waiting?.message) lines.push(`  ${pod.waiting.container}: ${pod.waiting.message}`);
+    if (pod?.lastTermination) {
+        const t = pod.lastTermination;
+        lines.push(`  last run ended: ${t.reason ?? "terminated"}${t.exitCode !== undefined ? `, exit code ${t.exitCode}` : ""}${t.message ? `: ${t.message}` : ""}`);
+    }
+    if (pod?.unschedulable) lines.push(`  not scheduled: ${pod.unschedulable}`);
+    if (hint) lines.push(`  hint: ${hint}`);
+    if (evidence && evidence.events.length > 0) {
+        lines.push(`  last warning events of ${pod?.name}:`);
+        for (const e of evidence.events) lines.push(`    ${e}`);
+    }
+    if (evidence && evidence.logTail.length > 0) {
+        lines.push(`  last log lines of container ${evidence.logContainer}${evidence.logPrevious ? " (previous run)" : ""}:`);
+        for (const l of evidence.logTail) lines.push(`    ${l}`);
+    }
+    return lines.join("\n");
+}
+
+function pickEvidence(cluster: RolloutCluster, pod: PodView | undefined): Promise<PodEvidence | undefined> {
+    if (!pod) return Promise.resolve(undefined);
+    return cluster.evidence(pod).catch((err: Error) => ({ events: [`(could not read events or logs: ${err.message})`], logTail: [] }));
+}
+
+/** Names the pod a waiting reason is about, if it is one of ours. */
+function podOfReason(reason: string, pods: PodView[]): PodView | undefined {
+    return pods.find((p) => reason.startsWith(`${p.name} `));
+}
+
+/**
+ * Waits until decide() says done (replacing the stuck pods it names), then runs the gates.
+ * Resolves with what runs where; rejects with a RolloutFailure naming the cause.
+ */
+export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, log: Log): Promise<RolloutReport> {
+    const startedAt = clock.now();
+    const deadline = startedAt + spec.rolloutTimeoutSeconds * 1000;
+    const target: StepTarget = {
+        replicas: spec.replicas, partition: spec.partition, generation: spec.generation,
+        readyTimeoutSeconds: spec.readyTimeoutSeconds, replaceStuckPods: spec.replaceStuckPods, startedAt,
+    };
+    // A change wakes the loop at once; otherwise it re-evaluates every second (timeouts are time-based).
+    let wake: AbortController | undefined;
+    const onChange = () => wake?.abort();
+    const settle = async (ms: number) => {
+        wake = new AbortController();
+        await clock.sleep(ms, wake.signal);
+        wake = undefined;
+    };
+    const replaced: string[] = [];
+    const replacedUids = new Set<string>();
+
+    /** Waits for done; throws on failure or timeout. */
+    const untilDone = async (phase: string): Promise<Extract<Verdict, { kind: "done" }>> => {
+        let lastReason = "";
+        for (;;) {
+            const now = clock.now();
+            const pods = cluster.pods();
+            const verdict = decide(cluster.statefulSet(), pods, target, now);
+            if (verdict.kind === "done") return verdict;
+            if (verdict.kind === "failed") {
+                throw new RolloutFailure(failureMessage(spec, verdict.pod, verdict.cause, verdict.hint, await pickEvidence(cluster, verdict.pod)));
+            }
+            if (verdict.kind === "replace") {
+                for (const [i, pod] of verdict.pods.entries()) {
+                    if (replacedUids.has(pod.uid)) continue;
+                    replacedUids.add(pod.uid);
+                    await cluster.deletePod(pod);
+                    replaced.push(pod.name);
+                    log(`replaced stuck pod: ${verdict.why[i]}; deleted it so the controller recreates it on the template's revision`);
+                }
+            } else if (verdict.reason !== lastReason) {
+                log(`${phase}: ${verdict.reason}`);
+                lastReason = verdict.reason;
+            }
+            if (now >= deadline) {
+                const reason = verdict.kind === "waiting" ? verdict.reason : `replacing ${verdict.pods.map((p) => p.name).join(", ")}`;
+                const pod = podOfReason(reason, pods);
+                throw new RolloutFailure(failureMessage(spec, pod, `not done after rolloutTimeoutSeconds (${spec.rolloutTimeoutSeconds}s): ${reason}`,
+                    undefined, await pickEvidence(cluster, pod)));
+            }
+            await settle(Math.min(1000, Math.max(deadline - now, 0)));
+        }
+    };
+
+    await cluster.start(onChange);
+    try {
+        let done = await untilDone("waiting");
+        if (spec.expectedStableVersion) {
+            const off = cluster.pods().filter((p) => p.ordinal < Math.min(spec.partition, spec.replicas) && p.version !== spec.expectedStableVersion);
+            if (off.length > 0) {
+                throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed: the pods below the partition should run `
+                    + `${spec.expectedStableVersion} (stableTag), but ${off.map((p) => `${p.name} runs ${p.version ?? "?"}`).join(", ")}`);
+            }
+        }
+        const gates = await runGates(cluster, spec, clock, deadline, settle, async () => { done = await untilDone("baking"); });
+        const failed = gates.filter((g) => !g.passed);
+        if (failed.length > 0) {
+            throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed its gates:\n${gateFailureMessage(gates)}`);
+        }
+        const sts = cluster.statefulSet();
+        const pods = cluster.pods().filter((p) => p.ordinal < spec.replicas).sort((a, b) => a.ordinal - b.ordinal);
+        const currentRevision = sts?.currentRevision ?? "";
+        const updateRevision = sts?.updateRevision ?? "";
+        const ordinalVersions = Object.fromEntries(pods.map((p) => [String(p.ordinal), p.version ?? "?"]));
+        const stableVersion = currentRevision === updateRevision
+            ? spec.version
+            : pods.find((p) => p.revision === currentRevision)?.version ?? (await cluster.revisionVersions())[currentRevision] ?? "?";
+        const staysUpdated = done.staysUpdated.map((p) => p.name);
+        const report: RolloutReport = {
+            durationSeconds: Math.round((clock.now() - startedAt) / 100) / 10,
+            ordinalVersions, stableVersion, currentRevision, updateRevision, replaced, staysUpdated, gates,
+            summary: summarize(spec, pods, stableVersion, done.staysUpdated, replaced, gates),
+        };
+        return report;
+    } finally {
+        cluster.stop();
+    }
+}
+
+/** "web-3..web-4 on v2, web-0..web-2 on v1; ..." */
+export function summarize(spec: Pick<RolloutSpec, "name" | "version" | "replicas">, pods: PodView[], stableVersion: string,
+    staysUpdated: PodView[], replaced: string[], gates: GateResult[]): string {
+    const byVersion = new Map<string, number[]>();
+    for (const pod of pods) byVersion.set(pod.version ?? "?", [...(byVersion.get(pod.version ?? "?") ?? []), pod.ordinal]);
+    const parts = [[...byVersion.entries()].map(([v, ordinals]) => `${podRanges(spec.name, ordinals)} on ${v}`).join(", ") + ", all Ready"];
+    parts.push(`stable ${stableVersion}`);
+    if (staysUpdated.length > 0) {
+        parts.push(`${podRanges(spec.name, staysUpdated.map((p) => p.ordinal))} stay on ${spec.version} below the partition (raising it does not move pods back)`);
+    }
+    if (replaced.length > 0) parts.push(`replaced stuck pod(s) ${replaced.join(", ")}`);
+    const judged = gates.filter((g) => g.evidence.length > 0).map((g) => `${g.gate} ok`);
+    if (judged.length > 0) parts.push(`gates: ${judged.join(", ")}`);
+    return parts.join("; ");
+}
+
+/**
+ * Bake (watching for crashes: a canary pod that gets stuck fails at once), then judge restarts,
+ * HTTP and metric. `stillDone` re-checks the rollout after the bake.
+ */
+async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, deadline: number,
+    settle: (ms: number) => Promise<void>, stillDone: () => Promise<void>): Promise<GateResult[]> {
+    const { gates } = spec;
+    const canary = () => cluster.pods().filter((p) => p.ordinal >= spec.partition && p.ordinal < spec.replicas);
+    const before = canary();
+    const results: GateResult[] = [];
+    if (gates.bakeSeconds > 0) {
+        const bakeEnd = Math.min(clock.now() + gates.bakeSeconds * 1000, deadline);
+        while (clock.now() < bakeEnd) {
+            // Stop baking as soon as the restart gate cannot pass any more.
+            if (!restartGate(before, canary(), before.map((p) => p.ordinal), gates.maxRestarts).passed) break;
+            await settle(Math.min(1000, bakeEnd - clock.now()));
+        }
+    }
+    const after = canary();
+    results.push(restartGate(before, after, before.map((p) => p.ordinal), gates.maxRestarts));
+    if (!results[0].passed) return results;
+    await stillDone();
+    const pods = canary();
+    if (gates.http && pods.length > 0) {
+        const http = gates.http;
+        const probes = await Promise.all(pods.map((p) => cluster.probe(p, http.port, http.path)));
+        results.push(httpGate(probes, http));
+    }
+    if (gates.metric) {
+        const metric = gates.metric;
+        const answer = await cluster.fetch(metric.url).then(
+            (r) => (r.status >= 200 && r.status < 300 ? { body: r.body, error: undefined } : { body: undefined, error: `HTTP ${r.status}` }),
+            (err: Error) => ({ body: undefined, error: err.message }));
+        results.push(metricGate(metric, answer.body, answer.error));
+    }
+    return results;
+}

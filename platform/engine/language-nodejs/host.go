@@ -121,10 +121,20 @@ func resolveInProject(ctx context.Context, node, dir, module string) (string, er
 	return strings.TrimSpace(string(out)), nil
 }
 
+// lastLine picks the line of node's stderr that says what went wrong: the thrown error
+// ("Error: Cannot find module ..."), else the last line that is not stack-trace noise or node's
+// closing "Node.js v20..." banner.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if i := strings.Index(l, "Error: "); i >= 0 && !strings.ContainsAny(l[:i], " \t:") {
+			return l
+		}
+	}
 	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "at ") && l != "^" {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "at ") && l != "^" &&
+			!strings.HasPrefix(l, "Node.js v") {
 			return l
 		}
 	}
@@ -186,6 +196,52 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	engine := h.engineAddress
 	h.mu.Unlock()
 
+	args, extraEnv, err := programCommand(req, opts, dir, runJS, engine)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	env := append(os.Environ(), extraEnv...)
+
+	cmd := exec.Command(node, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	// Wrapping the files makes exec copy through pipes instead of handing node our own descriptors
+	// (node switches its stdio to non-blocking mode, which would leak into this process).
+	cmd.Stdout = struct{ io.Writer }{os.Stdout}
+	cmd.Stderr = struct{ io.Writer }{os.Stderr}
+	// Don't hang on output pipes kept open by a grandchild after node exits.
+	cmd.WaitDelay = 5 * time.Second
+	logging.V(5).Infof("running program: %s %s", node, strings.Join(args, " "))
+
+	if err := cmd.Start(); err != nil {
+		return &pulumirpc.RunResponse{Error: "could not start node: " + err.Error()}, nil
+	}
+	h.track(cmd, true)
+	defer h.track(cmd, false)
+
+	// If the engine gives up on the call, interrupt the program, then kill it.
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case werr = <-waited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			werr = <-waited
+		}
+	}
+	return runResponse(werr), nil
+}
+
+// programCommand builds the node command line of a Run request (node options, the resolved
+// @pulumi/pulumi/cmd/run script, its flags, the entry point and the program's arguments) and the
+// variables added to the host's environment for it. The flags and variables are those read by
+// @pulumi/pulumi's cmd/run/index.ts and runtime/config.ts.
+func programCommand(req *pulumirpc.RunRequest, opts options, dir, runJS, engine string) ([]string, []string, error) {
 	args := append([]string{}, opts.nodeargs...)
 	args = append(args, runJS)
 	flag := func(name, value string) {
@@ -220,7 +276,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	configJSON, err := json.Marshal(config)
 	if err != nil {
-		return &pulumirpc.RunResponse{Error: "serializing config: " + err.Error()}, nil
+		return nil, nil, errors.New("serializing config: " + err.Error())
 	}
 	secretKeys := req.GetConfigSecretKeys()
 	if secretKeys == nil {
@@ -228,48 +284,20 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	secretKeysJSON, err := json.Marshal(secretKeys)
 	if err != nil {
-		return &pulumirpc.RunResponse{Error: "serializing secret config keys: " + err.Error()}, nil
+		return nil, nil, errors.New("serializing secret config keys: " + err.Error())
 	}
-
-	env := append(os.Environ(),
-		"PULUMI_CONFIG="+string(configJSON),
-		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
+	env := []string{
+		"PULUMI_CONFIG=" + string(configJSON),
+		"PULUMI_CONFIG_SECRET_KEYS=" + string(secretKeysJSON),
+	}
 	env = append(env, opts.tsEnv()...)
+	return args, env, nil
+}
 
-	cmd := exec.Command(node, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	// Wrapping the files makes exec copy through pipes instead of handing node our own descriptors
-	// (node switches its stdio to non-blocking mode, which would leak into this process).
-	cmd.Stdout = struct{ io.Writer }{os.Stdout}
-	cmd.Stderr = struct{ io.Writer }{os.Stderr}
-	// Don't hang on output pipes kept open by a grandchild after node exits.
-	cmd.WaitDelay = 5 * time.Second
-	logging.V(5).Infof("running program: %s %s", node, strings.Join(args, " "))
-
-	if err := cmd.Start(); err != nil {
-		return &pulumirpc.RunResponse{Error: "could not start node: " + err.Error()}, nil
-	}
-	h.track(cmd, true)
-	defer h.track(cmd, false)
-
-	// If the engine gives up on the call, interrupt the program, then kill it.
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-waited:
-	case <-ctx.Done():
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case werr = <-waited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			werr = <-waited
-		}
-	}
+// runResponse maps how the program's node process ended (cmd.Wait's error) to Run's response.
+func runResponse(werr error) *pulumirpc.RunResponse {
 	if werr == nil {
-		return &pulumirpc.RunResponse{}, nil
+		return &pulumirpc.RunResponse{}
 	}
 	var exitErr *exec.ExitError
 	if errors.As(werr, &exitErr) {
@@ -277,14 +305,14 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		switch {
 		case code == exitCodeAlreadyReported:
 			// The SDK already reported the error (with its message) through the engine.
-			return &pulumirpc.RunResponse{Bail: true}, nil
+			return &pulumirpc.RunResponse{Bail: true}
 		case code < 0:
-			return &pulumirpc.RunResponse{Error: "Program was terminated: " + exitErr.String()}, nil
+			return &pulumirpc.RunResponse{Error: "Program was terminated: " + exitErr.String()}
 		default:
-			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", code)}, nil
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", code)}
 		}
 	}
-	return &pulumirpc.RunResponse{Error: "Problem running program: " + werr.Error()}, nil
+	return &pulumirpc.RunResponse{Error: "Problem running program: " + werr.Error()}
 }
 
 // pluginLaunch resolves what starting a plugin of `req` takes: its directory, runtime options,
@@ -324,6 +352,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return err
 	}
 	defer closer.Close()
+	stdout, stderr = serialized(stdout, stderr)
 
 	args := append([]string{}, opts.nodeargs...)
 	args = append(args, runPlugin, dir)
@@ -358,6 +387,29 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return fmt.Errorf("could not run plugin in %s: %w", dir, err)
 	}
 	return closer.Close()
+}
+
+// serialized makes the stdout and stderr writers of a gRPC output stream safe to use at the same
+// time: exec copies a child's stdout and stderr in two goroutines, and a gRPC stream must not be
+// sent on concurrently (two first sends race to send the headers and the stream fails with
+// "SendHeader called multiple times"). A pseudo terminal (*os.File) is handed to the child as is.
+func serialized(stdout, stderr io.Writer) (io.Writer, io.Writer) {
+	if _, ok := stdout.(*os.File); ok {
+		return stdout, stderr
+	}
+	mu := &sync.Mutex{}
+	return &lockedWriter{mu: mu, w: stdout}, &lockedWriter{mu: mu, w: stderr}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (h *host) RuntimeOptionsPrompts(context.Context, *pulumirpc.RuntimeOptionsRequest,

@@ -231,6 +231,7 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 		return err
 	}
 	defer closer.Close()
+	stdout, stderr = serialized(stdout, stderr)
 
 	dir := programDir(req.GetInfo(), req.GetDirectory())
 	opts, err := parseOptions(req.GetInfo().GetOptions())

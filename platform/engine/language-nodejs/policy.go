@@ -33,6 +33,7 @@ func (h *host) runPolicyPack(req *pulumirpc.RunPluginRequest, server pulumirpc.L
 		return err
 	}
 	defer closer.Close()
+	stdout, stderr = serialized(stdout, stderr)
 
 	proxy, proxiedStdout, err := sdk.NewPolicyProxy(ctx, stdout)
 	if err != nil {

@@ -95,6 +95,8 @@ export class RolloutCheck extends pulumi.dynamic.Resource {
     constructor(name: string, args: RolloutCheckArgs, opts?: pulumi.CustomResourceOptions) {
         super(rolloutCheckProvider(), name, {
             ...args,
+            // Where the provider shows its progress (the engine does not tell a dynamic provider).
+            progressUrn: pulumi.createUrn(name, `pulumi-nodejs:dynamic/sts-canary:RolloutCheck`, opts?.parent),
             cluster: pulumi.secret(args.cluster),
             step: undefined, ordinalVersions: undefined, stableVersion: undefined, currentRevision: undefined,
             updateRevision: undefined, replacedPods: undefined, staysUpdated: undefined, gateResults: undefined, summary: undefined,

@@ -33,6 +33,8 @@ export interface CheckInputs {
     gates: GateSettings;
     /** The stack's cluster (secret: it may hold a kubeconfig). */
     cluster: ClusterAccess;
+    /** This resource's URN, to show progress next to it ("urn" itself is reserved). */
+    progressUrn?: string;
 }
 
 /** Computed by check() for the preview: not part of what the user asked for. */
@@ -145,13 +147,10 @@ export function outputsOf(inputs: CheckInputs & Partial<StepPreview>, report: Ro
     };
 }
 
-/** Progress for the person running `pulumi up` (the engine shows provider stderr in verbose logs). */
-function progress(line: string): void {
-    process.stderr.write(`sts-canary rollout check: ${line}\n`);
-}
-
 async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<string, unknown>> {
     const { KubeRolloutCluster, loadKubeConfig } = await import("./kube");
+    const { engineProgress } = await import("./progress");
+    const progress = engineProgress(inputs.progressUrn);
     const kc = loadKubeConfig(inputs.cluster);
     const cluster = new KubeRolloutCluster(kc, inputs.namespace, inputs.name, inputs.container);
     try {
@@ -160,9 +159,12 @@ async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<s
             generation: inputs.generation, version: inputs.version, readyTimeoutSeconds: inputs.readyTimeoutSeconds,
             rolloutTimeoutSeconds: inputs.rolloutTimeoutSeconds, replaceStuckPods: inputs.replaceStuckPods, gates: inputs.gates,
             expectedStableVersion: inputs.expectedStableVersion || undefined,
-        }, realClock, progress);
+        }, realClock, (line) => progress(line, line.startsWith("replaced") ? "info" : "status"));
+        progress(report.summary, "status");
+        await progress.flush();
         return outputsOf(inputs, report);
     } catch (err) {
+        await progress.flush();
         // A plain Error (no resource id): the engine keeps the previous state, so the next `up` checks again.
         if (err instanceof RolloutFailure) throw new Error(err.message);
         throw err;

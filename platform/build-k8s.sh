@@ -4,6 +4,7 @@
 #     from k8s.io/kubernetes via the wrapper module platform/k8s/kube
 #   - etcd from go.etcd.io/etcd/server/v3 via platform/k8s/etcd
 #   - kwok (node simulator) via platform/k8s/kwok, crictl via platform/k8s/crictl
+#   - local-path-provisioner (dynamic PersistentVolumes, run by platform/storage.sh) via platform/k8s/local-path
 #   - the pause (pod sandbox) binary from platform/k8s/pause, and the local OCI images
 #     sts-canary.local/pause and sts-canary.local/busybox (platform/k8s/oci-image.py)
 #   - Debian packages for the node: containerd, runc, CNI plugins, iptables, conntrack, ...
@@ -25,6 +26,7 @@ grep -q "k8s.io/kubernetes $K8S_VERSION\$" "$MODS/kube/go.mod" || die "platform/
 grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION\$" "$MODS/etcd/go.mod" || die "platform/k8s/etcd/go.mod does not require etcd $ETCD_VERSION"
 grep -q "sigs.k8s.io/kwok $KWOK_VERSION\$" "$MODS/kwok/go.mod" || die "platform/k8s/kwok/go.mod does not require kwok $KWOK_VERSION"
 grep -q "sigs.k8s.io/cri-tools $CRICTL_VERSION\$" "$MODS/crictl/go.mod" || die "platform/k8s/crictl/go.mod does not require cri-tools $CRICTL_VERSION"
+grep -q "github.com/rancher/local-path-provisioner $LOCAL_PATH_VERSION\$" "$MODS/local-path/go.mod" || die "platform/k8s/local-path/go.mod does not require local-path-provisioner $LOCAL_PATH_VERSION"
 
 # stamp <module dir> <extra> : hash of what decides the build output.
 stamp() {
@@ -86,10 +88,10 @@ build_kubernetes() {
   link_bins "$out" "${K8S_BINS[@]}"
 }
 
-# build_tool <name> <version> <module dir> <package> : one static binary named <name>.
+# build_tool <name> <version> <module dir> <package> [ldflags] : one static binary named <name>.
 build_tool() {
-  local name="$1" version="$2" mod="$MODS/$3" pkg="$4"
-  local key; key=$(stamp "$mod" "$version")
+  local name="$1" version="$2" mod="$MODS/$3" pkg="$4" ld="-s -w${5:+ $5}"
+  local key; key=$(stamp "$mod" "$version${5:+ $5}")   # (unchanged keys for tools without extra ldflags)
   local out="$CACHE/tools/$name/$version"
   if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$key" && -x "$out/$name" ]]; then
     log "$name $version: cached in $out"
@@ -97,8 +99,8 @@ build_tool() {
     rm -rf "$out.tmp"; mkdir -p "$out.tmp"
     local t=$SECONDS
     step "go build $name $version" \
-      bash -c 'cd "$0" && exec go build -v "${@:3}" -ldflags "-s -w" -o "$1" "$2"' \
-      "$mod" "$out.tmp/$name" "$pkg" "${GO_BUILD_FLAGS[@]}"
+      bash -c 'cd "$0" && exec go build -v "${@:4}" -ldflags "$3" -o "$1" "$2"' \
+      "$mod" "$out.tmp/$name" "$pkg" "$ld" "${GO_BUILD_FLAGS[@]}"
     log "$name $version built in $((SECONDS - t))s"
     echo "$key" > "$out.tmp/.stamp"
     rm -rf "$out"; mv "$out.tmp" "$out"
@@ -144,6 +146,11 @@ install_node_packages() {
     busybox-static openssl curl iproute2 kmod python3
 }
 
+# One build at a time: concurrent runs (up.sh, cluster.sh up, storage.sh up) would share $out.tmp.
+mkdir -p "$CACHE/tools"
+exec 9>"$CACHE/tools/.build-k8s.lock"
+flock -w 1800 9 || die "another build-k8s.sh holds $CACHE/tools/.build-k8s.lock"
+
 total=$SECONDS
 [[ "${1:-}" == "--no-apt" ]] || install_node_packages
 build_tool pause "$PAUSE_VERSION" pause sts-canary.local/platform/k8s/pause
@@ -151,5 +158,7 @@ build_images
 build_tool etcd "$ETCD_VERSION" etcd go.etcd.io/etcd/server/v3
 build_tool crictl "$CRICTL_VERSION" crictl sigs.k8s.io/cri-tools/cmd/crictl
 build_tool kwok "$KWOK_VERSION" kwok sigs.k8s.io/kwok/cmd/kwok
+build_tool local-path-provisioner "$LOCAL_PATH_VERSION" local-path github.com/rancher/local-path-provisioner \
+  "-X main.VERSION=$LOCAL_PATH_VERSION"
 build_kubernetes
 log "build-k8s: all done in $((SECONDS - total))s; binaries linked into $BIN"

@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 P="$REPO_ROOT/platform"
 "$P/cluster.sh" down || log "cluster.sh down reported an error; continuing"
 "$P/registry.sh" down || log "registry.sh down reported an error; continuing"
+"$P/postgres.sh" down || log "postgres.sh down reported an error; continuing"
 "$P/docker.sh" down || log "docker.sh down reported an error; continuing"
 rm -rf "$REPO_ROOT"/Pulumi.local.yaml "$REPO_ROOT"/Pulumi.e2e-*.yaml
 rm -rf "$STATE"

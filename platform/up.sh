@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds (first run: minutes; later: seconds, from $CACHE) and starts the whole local platform:
-# Pulumi engine, Docker Engine, nginx base image, TLS registry with auth, single-node Kubernetes.
+# Pulumi engine, Docker Engine, nginx base image, TLS registry with auth, PostgreSQL state backend,
+# single-node Kubernetes.
 # Idempotent. Writes $STATE/platform.env, which the demo, the e2e tests and the CLI read.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 P="$REPO_ROOT/platform"
@@ -19,6 +20,7 @@ phase "kubernetes (build/cache)" "$P/build-k8s.sh"
 phase "docker engine" "$P/docker.sh" up
 phase "nginx base image" "$P/base-image.sh" up
 phase "registry" "$P/registry.sh" up
+phase "state backend (postgres)" "$P/postgres.sh" up
 phase "kubernetes node" "$P/cluster.sh" up
 
 # Everything a client of the platform needs, as KEY=VALUE lines (also valid shell).
@@ -31,6 +33,7 @@ source "$P/engine/env.sh"
   echo "KUBECTL=$BIN/kubectl"
   for var in $(compgen -e | grep -E '^PULUMI_' | sort); do echo "$var=${!var}"; done
   "$P/registry.sh" env | sed -E 's/^export //'
+  "$P/postgres.sh" env | sed -E 's/^export //'
   echo "STS_CANARY_BASE_IMAGE=$("$P/base-image.sh" name)"
   echo "DOCKER_HOST=unix:///var/run/docker.sock"
 } > "$STATE/platform.env.tmp"

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Shared Pulumi state backend of the local platform: a private PostgreSQL cluster (Debian's
+# postgresql server package) for Pulumi's PostgreSQL DIY backend (`pulumi login postgres://...`;
+# our CLI v3.248.0 has it: github.com/pulumi/pulumi/pkg/v3/backend/diy/postgres, driver lib/pq).
+#
+#   platform/postgres.sh up       install the server package if missing, initdb (first run only),
+#                                 start the cluster, create database/user/password (idempotent)
+#   platform/postgres.sh stop     stop the cluster (pg_ctl stop -m fast); data kept
+#   platform/postgres.sh down     stop and remove $STATE/postgres (data, password)
+#   platform/postgres.sh status   exit 0 when the server answers and the user can log in
+#   platform/postgres.sh psql     psql as the state user (extra args are passed on)
+#   platform/postgres.sh env      print shell exports: STS_CANARY_STATE_BACKEND_URL, port, ...
+#
+# The cluster is ours alone: data in $STATE/postgres/data (owned by the `postgres` OS user, which
+# the server package creates), listening on 127.0.0.1:$STS_CANARY_POSTGRES_PORT (default 15432)
+# only, socket in $RUN/postgres, log $LOGS/postgres.log. TCP logins need a password
+# (scram-sha-256); the Unix socket admits only the OS user `postgres` (peer), used for setup.
+# Database `pulumi_state`, owned by the role `pulumi_state` (so it may CREATE in schema public,
+# which PostgreSQL 15 no longer grants to everyone); the password is random, made once, kept in
+# $STATE/postgres/password (mode 600). The CLI creates its table itself on first use:
+#   CREATE TABLE IF NOT EXISTS pulumi_state (key TEXT PRIMARY KEY, data JSON NOT NULL,
+#     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()) + index pulumi_state_key_prefix_idx
+# (another table: `?table=<name>` in the URL). Every backend file (.pulumi/meta.yaml, stacks,
+# history, backups, locks) is one row, key `<URL path = database>/.pulumi/...`, base64 in `data`.
+# The URL carries the password: `pulumi login <url>` keeps it in $PULUMI_HOME/credentials.json
+# (mode 600) and `pulumi whoami -v` prints it; PULUMI_BACKEND_URL avoids the former.
+#
+# A system cluster is never touched: no systemctl/service, nothing in /etc/postgresql. Installing
+# the package on a fresh machine makes Debian create the cluster 15/main (port 5432); whether it
+# starts depends on the machine's policy-rc.d. It uses another port, so it is left alone.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_HOST=127.0.0.1
+PG_PORT="${STS_CANARY_POSTGRES_PORT:-15432}"
+PG_DB=pulumi_state
+PG_USER=pulumi_state
+PG_STATE="$STATE/postgres"
+DATA="$PG_STATE/data"
+PWFILE="$PG_STATE/password"
+SOCKDIR="$RUN/postgres"
+PG_LOG="$LOGS/postgres.log"
+PIDFILE="$RUN/postgres.pid"     # copy of the postmaster's pid (the server keeps $DATA/postmaster.pid)
+CONF="$DATA/sts-canary.conf"    # our settings, included from postgresql.conf
+
+# the server binaries (Debian keeps them out of PATH): newest /usr/lib/postgresql/<major>/bin
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1) || true
+  [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" ]] && echo "$d"
+}
+
+as_pg() { runuser -u postgres -- "$@"; }
+pg_ctl_() { as_pg "$PGBIN/pg_ctl" -D "$DATA" "$@"; }
+
+password() { cat "$PWFILE"; }
+
+url() {
+  # the password is hex, so it needs no URL escaping
+  echo "postgres://$PG_USER:$(password)@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable"
+}
+
+# the state user can log in over TCP with its password
+user_login_ok() {
+  [[ -s "$PWFILE" ]] || return 1
+  PGPASSWORD="$(password)" PGCONNECT_TIMEOUT=3 psql -X -q -w -h "$PG_HOST" -p "$PG_PORT" \
+    -U "$PG_USER" -d "$PG_DB" -Atc 'select 1' 2>/dev/null | grep -x 1 >/dev/null
+}
+
+server_ready() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+
+# pid of the postmaster running on $DATA (from postmaster.pid), empty if none
+postmaster_pid() {
+  local pid
+  pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 0
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+  return 0
+}
+
+listener_pids() { ss -Hltnp "sport = :$PG_PORT" 2>/dev/null | grep -oE 'pid=[0-9]+' | cut -d= -f2 | sort -u; }
+
+# A postmaster of ours whose $STATE was deleted under it (rm -rf .platform without `down`) still
+# holds the port: it is recognisable by its working directory, the (deleted) $DATA. Stop it.
+reap_orphan() {
+  local pid cwd
+  for pid in $(listener_pids); do
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+    if [[ "$cwd" == "$DATA (deleted)" ]]; then
+      log "stopping an orphaned postgres (pid $pid) whose data directory was deleted"
+      kill -INT "$pid" 2>/dev/null || true     # SIGINT = fast shutdown
+      local i; for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+write_conf() {
+  cat > "$CONF.tmp" <<EOF
+# generated by platform/postgres.sh; included from postgresql.conf
+listen_addresses = '$PG_HOST'
+port = $PG_PORT
+unix_socket_directories = '$SOCKDIR'
+unix_socket_permissions = 0700
+password_encryption = 'scram-sha-256'
+ssl = off
+max_connections = 40
+shared_buffers = 32MB
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+log_timezone = 'UTC'
+timezone = 'UTC'
+EOF
+  cat > "$DATA/pg_hba.conf.tmp" <<EOF
+# generated by platform/postgres.sh
+# TYPE  DATABASE  USER      ADDRESS        METHOD
+local   all       postgres                 peer
+host    all       all       127.0.0.1/32   scram-sha-256
+EOF
+  local changed=1
+  if cmp -s "$CONF.tmp" "$CONF" && cmp -s "$DATA/pg_hba.conf.tmp" "$DATA/pg_hba.conf"; then changed=0; fi
+  mv "$CONF.tmp" "$CONF"; mv "$DATA/pg_hba.conf.tmp" "$DATA/pg_hba.conf"
+  chown postgres:postgres "$CONF" "$DATA/pg_hba.conf"; chmod 600 "$CONF" "$DATA/pg_hba.conf"
+  return $(( 1 - changed ))   # 0 = changed
+}
+
+init_cluster() {
+  local t=$SECONDS
+  log "initdb $DATA (PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}'))"
+  rm -rf "$DATA"; mkdir -p "$DATA"; chown postgres:postgres "$DATA"; chmod 700 "$DATA"
+  # cwd must be readable by postgres (runuser keeps ours)
+  (cd / && as_pg "$PGBIN/initdb" -D "$DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=peer --auth-host=scram-sha-256 --no-instructions) >>"$PG_LOG" 2>&1 \
+    || { tail -n 20 "$PG_LOG" >&2; rm -rf "$DATA"; die "initdb failed (log: $PG_LOG)"; }
+  echo "include_if_exists = 'sts-canary.conf'" >> "$DATA/postgresql.conf"
+  log "initdb done in $((SECONDS - t))s"
+}
+
+# database, role and password (runs as the superuser over the Unix socket)
+provision() {
+  local pw; pw=$(password)
+  (cd / && as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PG_PORT" -U postgres -d postgres) \
+      >>"$PG_LOG" 2>&1 <<EOF || die "creating role/database $PG_USER/$PG_DB failed (log: $PG_LOG)"
+SELECT 'CREATE ROLE $PG_USER LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER')\gexec
+ALTER ROLE $PG_USER WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$pw';
+SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_DB')\gexec
+ALTER DATABASE $PG_DB OWNER TO $PG_USER;
+REVOKE ALL ON DATABASE $PG_DB FROM PUBLIC;
+EOF
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  PGBIN=$(pg_bindir) || true
+  if [[ -z "$PGBIN" ]] || ! command -v psql >/dev/null 2>&1; then
+    apt_install postgresql
+    PGBIN=$(pg_bindir) || die "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin after installing postgresql"
+  fi
+  id postgres >/dev/null 2>&1 || die "OS user postgres missing (the postgresql package creates it)"
+
+  mkdir -p "$PG_STATE"; chmod 700 "$PG_STATE"
+  # postgres must reach $DATA: $PG_STATE is root's, so let it through (x only, no listing)
+  chmod 711 "$PG_STATE"
+  if [[ ! -s "$PWFILE" ]]; then
+    ( umask 077; openssl rand -hex 24 > "$PWFILE.tmp" ); mv "$PWFILE.tmp" "$PWFILE"
+    log "generated the password of $PG_USER ($PWFILE)"
+  fi
+  chmod 600 "$PWFILE"
+  mkdir -p "$SOCKDIR"; chown postgres:postgres "$SOCKDIR"; chmod 700 "$SOCKDIR"
+  touch "$PG_LOG"; chown postgres:postgres "$PG_LOG"
+
+  # before initdb: an orphan's shutdown checkpoint must not land in a new cluster at the same path
+  [[ -n "$(postmaster_pid)" ]] || reap_orphan
+
+  # a data directory made by another major version cannot be started by this one
+  if [[ -f "$DATA/PG_VERSION" && "$(cat "$DATA/PG_VERSION")" != "$(basename "$(dirname "$PGBIN")")" ]]; then
+    die "$DATA is PostgreSQL $(cat "$DATA/PG_VERSION"), the server is $(basename "$(dirname "$PGBIN")"): run $0 down first"
+  fi
+  local fresh=0
+  [[ -f "$DATA/PG_VERSION" ]] || { init_cluster; fresh=1; }
+
+  local changed=0 pid
+  write_conf && changed=1
+  pid=$(postmaster_pid)
+  if [[ -n "$pid" ]] && (( changed )); then
+    log "postgres settings changed: restarting"
+    pg_ctl_ stop -m fast -w -t 60 >>"$PG_LOG" 2>&1 || true
+    pid=""
+  fi
+  if [[ -z "$pid" ]]; then
+    if ss -Hltn "sport = :$PG_PORT" 2>/dev/null | grep . >/dev/null; then
+      die "port $PG_PORT is already in use by another process: $(ss -Hltnp "sport = :$PG_PORT"); set STS_CANARY_POSTGRES_PORT"
+    fi
+    local t=$SECONDS
+    log "starting postgres on $PG_HOST:$PG_PORT (log: $PG_LOG)"
+    # pg_ctl detaches the server (setsid) and -w waits until it accepts connections
+    (cd / && pg_ctl_ -l "$PG_LOG" -w -t 60 start) >/dev/null 2>&1 \
+      || { tail -n 20 "$PG_LOG" >&2; die "postgres did not start (log: $PG_LOG)"; }
+    pid=$(postmaster_pid)
+    log "postgres started in $((SECONDS - t))s (pid $pid)"
+  fi
+  echo "$pid" > "$PIDFILE"
+  wait_until 30 "postgres on $PG_HOST:$PG_PORT" server_ready
+
+  if (( fresh )) || ! user_login_ok; then
+    provision
+    user_login_ok || die "user $PG_USER cannot log in to $PG_DB on $PG_HOST:$PG_PORT (log: $PG_LOG)"
+    log "database $PG_DB, user $PG_USER ready"
+  fi
+  log "postgres up in $((SECONDS - t0))s: postgres://$PG_USER:***@$PG_HOST:$PG_PORT/$PG_DB (pid $pid, data $DATA)"
+}
+
+cmd_stop() {
+  PGBIN=$(pg_bindir) || true
+  local pid; pid=$(postmaster_pid)
+  if [[ -n "$pid" && -n "$PGBIN" ]]; then
+    local t=$SECONDS
+    (cd / && pg_ctl_ stop -m fast -w -t 60) >/dev/null 2>&1 || { kill -INT "$pid" 2>/dev/null || true; sleep 2; }
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    log "postgres stopped in $((SECONDS - t))s (data kept in $DATA)"
+  else
+    reap_orphan
+    log "postgres not running"
+  fi
+  rm -f "$PIDFILE"
+}
+
+cmd_down() {
+  cmd_stop
+  rm -rf "$PG_STATE" "$SOCKDIR"
+  log "postgres down (state removed)"
+}
+
+cmd_status() {
+  if [[ -n "$(postmaster_pid)" ]] && user_login_ok; then
+    echo "postgres running (pid $(postmaster_pid)) on $PG_HOST:$PG_PORT, database $PG_DB, user $PG_USER, data $DATA, log $PG_LOG"
+  else
+    echo "postgres not running"; return 1
+  fi
+}
+
+cmd_psql() {
+  PGPASSWORD="$(password)" exec psql -X -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" "$@"
+}
+
+cmd_env() {
+  [[ -s "$PWFILE" ]] || die "no password yet: run $0 up"
+  cat <<EOF
+export STS_CANARY_STATE_BACKEND_URL=$(url)
+export STS_CANARY_POSTGRES_PORT=$PG_PORT
+EOF
+}
+
+case "${1:-up}" in
+  up|start) cmd_up ;;
+  stop) cmd_stop ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  psql) shift; cmd_psql "$@" ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|start|stop|down|status|psql [ARGS]|env" >&2; exit 2 ;;
+esac

@@ -22,100 +22,30 @@
 # error log to stderr, runs in the foreground (CMD nginx -g 'daemon off;', like the official image,
 # so a Dockerfile that repeats that CMD also works).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$REPO_ROOT/platform/rootfs.sh"   # SUITE=bookworm, debootstrap_rootfs, IN_ROOTFS, strip_rootfs
 
 RECIPE=1                       # bump when the rootfs recipe below changes
-SUITE=bookworm
 NGINX_PKG=nginx                # in bookworm nginx-light is only nginx + the echo module
 BASE_REPO="sts-canary/nginx-base"
 ALIASES=("sts-canary/nginx-base:latest" "local/nginx:bookworm")
 VERIFY_PORT="${STS_CANARY_BASE_VERIFY_PORT:-18080}"
 IMG_CACHE="$CACHE/images/nginx-base"
-DEB_CACHE="$CACHE/debootstrap/$SUITE"
 export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 
-# First deb822 URIs / one-line "deb" URL for the main Debian archive on this host.
-host_mirror() {
-  local m
-  m=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
-  [[ -z "$m" ]] && m=$(grep -hE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | \
-        awk '{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | grep -v -- '-security' | head -n1 || true)
-  echo "${m:-http://deb.debian.org/debian}"
-}
-host_security_mirror() {
-  local m
-  m=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -- '-security' | head -n1 || true)
-  echo "${m:-http://deb.debian.org/debian-security}"
-}
-
-nginx_version() {
-  local v
-  v=$(apt-cache policy "$NGINX_PKG" 2>/dev/null | awk '/Candidate:/ {print $2}')
-  if [[ -z "$v" || "$v" == "(none)" ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-    v=$(apt-cache policy "$NGINX_PKG" | awk '/Candidate:/ {print $2}')
-  fi
-  [[ -n "$v" && "$v" != "(none)" ]] || die "apt has no candidate for $NGINX_PKG"
-  echo "$v"
-}
-tag_of() { echo "$1" | tr '+~:' '___'; }
+nginx_version() { candidate_version "$NGINX_PKG"; }
 
 build_rootfs() {   # build_rootfs <nginx-version> <out.tar>
   local ver="$1" out="$2"
   local work="$IMG_CACHE/build.$$" rootfs
   rootfs="$work/rootfs"
-  rm -rf "$work"; mkdir -p "$rootfs" "$DEB_CACHE"
-  local mirror sec; mirror=$(host_mirror); sec=$(host_security_mirror)
-  log "debootstrap $SUITE minbase from $mirror (debs cached in $DEB_CACHE)"
-  step "debootstrap $SUITE" timeout 900 debootstrap --variant=minbase --components=main \
-    --cache-dir="$DEB_CACHE" --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-    "$SUITE" "$rootfs" "$mirror"
+  rm -rf "$work"
+  debootstrap_rootfs "$rootfs"
 
-  # same sources as the host (incl. security, where the current nginx lives)
-  rm -f "$rootfs/etc/apt/sources.list"
-  cat > "$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: $SUITE $SUITE-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $sec
-Suites: $SUITE-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  cat > "$rootfs/etc/apt/apt.conf.d/90sts-canary" <<'EOF'
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-Acquire::Languages "none";
-Acquire::Check-Valid-Until "false";
-EOF
-  # never start services inside the chroot (nginx's postinst would try to bind :80 on the host)
-  printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"; chmod +x "$rootfs/usr/sbin/policy-rc.d"
-  # keep docs/man/locales out of later installs in the image, too
-  mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d"
-  cat > "$rootfs/etc/dpkg/dpkg.cfg.d/90sts-canary-nodoc" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-exclude /usr/share/lintian/*
-EOF
-  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-
-  # /proc is mounted in a private mount namespace, so nothing can leak into $CACHE if we die
-  step "apt-get install $NGINX_PKG=$ver in rootfs" timeout 900 unshare --mount --propagation private -- \
-    bash -euc '
-      mount -t proc proc "$1/proc"
-      chroot "$1" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        apt-get -q update
-      chroot "$1" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        apt-get -q install -y --no-install-recommends "$2=$3"
-      chroot "$1" env PATH=/usr/sbin:/usr/bin:/sbin:/bin nginx -v
-      umount "$1/proc"
-    ' _ "$rootfs" "$NGINX_PKG" "$ver"
+  step "apt-get install $NGINX_PKG=$ver in rootfs" timeout 900 "${IN_ROOTFS[@]}" "$rootfs" sh -euc '
+      apt-get -q update
+      apt-get -q install -y --no-install-recommends "$1=$2"
+      nginx -v
+    ' _ "$NGINX_PKG" "$ver"
 
   # nginx configuration: foreground-friendly, logs to stdout/stderr, static files from /usr/share/nginx/html
   rm -f "$rootfs/etc/nginx/sites-enabled/"* "$rootfs/etc/nginx/sites-available/default"
@@ -157,21 +87,9 @@ EOF
   mkdir -p "$rootfs/usr/share/nginx/html" "$rootfs/var/log/nginx"
   ln -sf /dev/stdout "$rootfs/var/log/nginx/access.log"
   ln -sf /dev/stderr "$rootfs/var/log/nginx/error.log"
-  unshare --mount --propagation private -- bash -euc '
-      mount -t proc proc "$1/proc"; chroot "$1" /usr/sbin/nginx -t -q -g "daemon off;"; umount "$1/proc"
-    ' _ "$rootfs" || die "nginx -t failed in the rootfs"
+  "${IN_ROOTFS[@]}" "$rootfs" /usr/sbin/nginx -t -q -g "daemon off;" || die "nginx -t failed in the rootfs"
 
-  # strip: apt lists/caches, docs (copyright files kept), man, locales, logs, host-specific files
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/cache/debconf/*-old \
-         "$rootfs"/var/lib/dpkg/*-old "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-         "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/lintian/* "$rootfs"/var/log/*.log \
-         "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/root/.bash_history
-  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
-  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
-  : > "$rootfs/etc/resolv.conf"; : > "$rootfs/etc/machine-id"; echo localhost > "$rootfs/etc/hostname"
-  rm -f "$rootfs/usr/sbin/policy-rc.d"
-  find "$rootfs/dev" -mindepth 1 -delete   # the runtime provides /dev
-  mkdir -p "$rootfs/proc" "$rootfs/sys" "$rootfs/dev"
+  strip_rootfs "$rootfs"
 
   step "tar rootfs" tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" .
   echo "$ver" > "$work/nginx-version"
@@ -198,7 +116,6 @@ cmd_up() {
     step "docker load $img (cached)" timeout 300 docker load -i "$dir/image.tar"
   else
     if [[ ! -s "$dir/rootfs.tar" ]]; then
-      command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
       build_rootfs "$ver" "$dir/rootfs.tar"
     else
       log "using cached rootfs $dir/rootfs.tar"

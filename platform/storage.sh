@@ -188,6 +188,11 @@ cmd_up() {
   local img; img=$(helper_image)
   ensure_helper_image "$img"
   write_config "$img"
+  # a `down` that did not wait leaves the namespace Terminating: objects applied now would vanish
+  if [[ "$(kc get namespace "$NS" -o jsonpath='{.status.phase}' 2>/dev/null)" == Terminating ]]; then
+    log "namespace $NS is being deleted; waiting"
+    kc wait --for=delete namespace/"$NS" --timeout=120s >/dev/null
+  fi
   apply_objects
   start_provisioner "$img"
   local others; others=$(kc get storageclass -o jsonpath='{range .items[?(@.metadata.annotations.storageclass\.kubernetes\.io/is-default-class=="true")]}{.metadata.name}{" "}{end}')
@@ -203,7 +208,8 @@ cmd_down() {
     local pvs; pvs=$(kc get pv -o jsonpath="{range .items[?(@.spec.storageClassName==\"$CLASS\")]}{.metadata.name}{\" \"}{end}")
     [[ -z "$pvs" ]] || log "warning: PersistentVolumes of $CLASS remain (their data stays in $STORAGE_DIR): $pvs"
     kc delete storageclass "$CLASS" --ignore-not-found >/dev/null
-    kc delete namespace "$NS" --ignore-not-found --wait=false >/dev/null
+    kc delete namespace "$NS" --ignore-not-found --wait=true --timeout=120s >/dev/null \
+      || log "warning: namespace $NS not deleted within 120 s"
   fi
   rm -rf "$CONF_DIR"
   rmdir "$STORAGE_DIR" 2>/dev/null || true     # kept when volumes remain; down.sh removes $STATE

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Debian rootfs helpers shared by the base image scripts (base-image.sh: nginx,
 # postgres-base-image.sh: PostgreSQL). Source it after lib.sh; do not run it.
 #
@@ -43,6 +44,7 @@ candidate_version() {
 # Docker tag from a Debian version: '+', '~' and ':' are not allowed in tags.
 tag_of() { echo "$1" | tr '+~:' '___'; }
 
+# shellcheck disable=SC2034,SC2016  # used by the sourcing scripts; expanded by the inner bash
 IN_ROOTFS=(unshare --mount --propagation private -- bash -euc '
   r="$1"; shift
   mount -t proc proc "$r/proc"

@@ -184,7 +184,8 @@ cmd_up() {
   if [[ ! -x "$PROVISIONER_BIN" ]]; then "$P/build-k8s.sh" --no-apt; fi
   [[ -x "$PROVISIONER_BIN" ]] || die "$PROVISIONER_BIN missing after build-k8s.sh"
   local s; s=$(strays)
-  if [[ -n "$s" ]]; then log "stopping untracked $NAME: $(echo $s)"; kill $s 2>/dev/null || true; sleep 1; fi
+  # shellcheck disable=SC2086  # one pid per word
+  if [[ -n "$s" ]]; then log "stopping untracked $NAME: ${s//$'\n'/ }"; kill $s 2>/dev/null || true; sleep 1; fi
   local img; img=$(helper_image)
   ensure_helper_image "$img"
   write_config "$img"
@@ -202,6 +203,7 @@ cmd_up() {
 
 cmd_down() {
   stop_daemon "$NAME"
+  # shellcheck disable=SC2086  # one pid per word
   local s; s=$(strays); [[ -z "$s" ]] || kill $s 2>/dev/null || true
   rm -f "$RUN/$NAME.confsum"
   if api_answers; then

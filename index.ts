@@ -86,3 +86,5 @@ export const replicas = settings.replicas;
 export const stable = canary.stableVersion;
 export const step = canary.step;
 export const rolloutSummary = canary.rolloutSummary;
+// The contract the sts-canary tool operates this stack through.
+export const stsCanary = canary.contract;

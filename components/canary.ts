@@ -25,6 +25,27 @@ export interface ClusterAccessArgs {
     cluster?: pulumi.Input<string>;
 }
 
+/**
+ * What a program exports (as the stack output `stsCanary`) so that tools operate its canary without
+ * knowing the program: the sts-canary tool reads it for any stack, TypeScript or YAML.
+ */
+export interface CanaryContract {
+    /** Version of this contract's shape. */
+    contract: number;
+    namespace: string;
+    statefulSetName: string;
+    /** Container that runs the canary image. */
+    container: string;
+    /** version -> pinned image reference, for every version this stack can deploy. */
+    images: Record<string, string>;
+    /** Version of the template (pods with ordinal >= partition). */
+    templateVersion: string;
+    partition: number;
+    replicas: number;
+    /** Version of the pods below the partition, read from the cluster (the StatefulSet's current revision). */
+    stableVersion: string;
+}
+
 /** Container of the built-in app (the seed's nginx), where the canary image goes. */
 export const APP_CONTAINER = "nginx";
 const APP_PORT = 80;
@@ -125,6 +146,8 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
     public readonly step: pulumi.Output<string>;
     /** What the rollout check found after the step. */
     public readonly rolloutSummary: pulumi.Output<string>;
+    /** What tools need to operate this canary; export it as `stsCanary`. */
+    public readonly contract: pulumi.Output<CanaryContract>;
 
     constructor(name: string, args: StatefulSetCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sts-canary:index:StatefulSetCanary", name, args, opts);
@@ -258,6 +281,11 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
         this.stableVersion = check.stableVersion;
         this.step = check.step;
         this.rolloutSummary = check.summary;
+        this.contract = pulumi.all([workload.namespace, workload.statefulSetName, this.images, settings, check.stableVersion])
+            .apply(([namespace, statefulSetName, images, s, stableVersion]) => ({
+                contract: 1, namespace, statefulSetName, container: APP_CONTAINER, images,
+                templateVersion: s.imageTag, partition: s.partition, replicas: s.replicas, stableVersion,
+            }));
         this.registerOutputs({
             images: this.images,
             namespace: this.namespace,
@@ -269,6 +297,7 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             stableVersion: this.stableVersion,
             step: this.step,
             rolloutSummary: this.rolloutSummary,
+            contract: this.contract,
         });
     }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { MetricCheck } from "./rollout/gates";
+import { MUTABLE_TAGS } from "./tags";
 
 export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
 export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
@@ -138,8 +139,6 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const TOLERATION = /^([^=:\s]+)(?:=([^:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
-// Tags that move: pinning a rollout to one of them defeats the canary.
-const MUTABLE_TAGS = new Set(["latest"]);
 
 function parseInteger(key: string, raw: string | undefined, fallback: number, problems: string[]): number {
     if (raw === undefined || raw.trim() === "") return fallback;

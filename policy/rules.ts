@@ -4,6 +4,8 @@
  * a preview) are never judged.
  */
 
+import { MUTABLE_TAGS } from "sts-canary/tags";
+
 export interface RuleContext {
     stack: string;
     /** Registry host[:port] images must come from. */
@@ -13,7 +15,6 @@ export interface RuleContext {
 }
 
 export const DEFAULT_PROD_STACK_PATTERN = /^(prod|production)$|-prod$/;
-export const MUTABLE_TAGS = new Set(["latest", "stable", "main", "master", "dev", "edge", "nightly"]);
 // What the engine sends for a value that is not known during a preview.
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 

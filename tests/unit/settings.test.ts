@@ -59,6 +59,11 @@ describe("validateSettings", () => {
         { name: "latest image tag", raw: { imageTag: "latest" }, message: /^imageTag: "latest" is a mutable tag and is never allowed; allowed: one of v1, v2$/ },
         { name: "image tag not built", raw: { imageTag: "v9" }, message: /^imageTag: "v9" is not a built or pinned version; allowed: one of v1, v2$/ },
         { name: "latest in versions", raw: { versions: "v1,latest", imageTag: "v1" }, message: /^versions: "latest" is a mutable tag/ },
+        // The same mutable tags the policy pack refuses in prod (components/tags.ts): they move.
+        { name: "stable in versions", raw: { versions: "v1,stable", imageTag: "v1" }, message: /^versions: "stable" is a mutable tag/ },
+        { name: "main in versions", raw: { versions: "v1,main", imageTag: "v1" }, message: /^versions: "main" is a mutable tag/ },
+        { name: "nightly as image tag", raw: { versions: "v1,v2", imageTag: "nightly" }, message: /^imageTag: "nightly" is a mutable tag and is never allowed; allowed: one of v1, v2$/ },
+        { name: "pinned dev", raw: { pinnedImages: `["dev=h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* immutable version tag/ },
         { name: "invalid tag in versions", raw: { versions: "v1,v 2" }, message: /^versions: "v 2" is not a valid image tag/ },
         { name: "duplicate versions", raw: { versions: "v1,v1" }, message: /^versions: \["v1","v1"\] lists a version twice$/ },
         { name: "unparseable versions", raw: { versions: "[v1" }, message: /^versions: "\[v1" is not a non-empty list of tags/ },

@@ -1,22 +1,12 @@
 // The sts-canary policy pack: run with `pulumi preview --policy-pack policy` (tests, PR workflow).
-import * as pulumi from "@pulumi/pulumi";
 import { PolicyPack, ResourceValidationPolicy } from "@pulumi/policy";
+import { stackRuleContext } from "./context";
 import {
-    DEFAULT_PROD_STACK_PATTERN, RuleContext, imagesFromConfiguredRegistry, imagesPinnedByDigest, noMutableTagsInProd,
+    RuleContext, imagesFromConfiguredRegistry, imagesPinnedByDigest, noMutableTagsInProd,
     partitionWithinBounds, prodReplicasAtLeastTwo, resourceLimitsSet,
 } from "./rules";
 
 const STATEFUL_SET = "kubernetes:apps/v1:StatefulSet";
-
-/** The stack being checked: its name, and the registry from its config (or the pack's config). */
-function context(policyConfig: Record<string, unknown>): RuleContext {
-    const stackConfig = new pulumi.Config("sts-canary");
-    return {
-        stack: pulumi.getStack(),
-        registry: (policyConfig.registry as string | undefined) || stackConfig.get("registryServer"),
-        prodStackPattern: policyConfig.prodStackPattern ? new RegExp(String(policyConfig.prodStackPattern)) : DEFAULT_PROD_STACK_PATTERN,
-    };
-}
 
 function statefulSetPolicy(name: string, description: string,
     rule: (props: any, ctx: RuleContext) => string[]): ResourceValidationPolicy {
@@ -26,13 +16,13 @@ function statefulSetPolicy(name: string, description: string,
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
-                registry: { type: "string", description: "Registry host[:port] images must come from (default: the stack's sts-canary:registryServer)" },
+                registry: { type: "string", description: "Registry host[:port] images must come from (default: the stack's <project>:registryServer)" },
                 prodStackPattern: { type: "string", description: "Regular expression of prod stack names" },
             },
         },
         validateResource: (args, reportViolation) => {
             if (args.type !== STATEFUL_SET) return;
-            for (const violation of rule(args.props, context(args.getConfig<Record<string, unknown>>()))) reportViolation(violation);
+            for (const violation of rule(args.props, stackRuleContext(args.getConfig<Record<string, unknown>>()))) reportViolation(violation);
         },
     };
 }

@@ -1,7 +1,8 @@
 // Reads stack config, validates it before anything is registered, and composes the canary.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "./components/canary";
-import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, formatToleration, validateSettings } from "./components/settings";
+import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, validateSettings } from "./components/settings";
+import { seedCanaryArgs } from "./program/seed";
 
 const config = new pulumi.Config();
 const SETTING_KEYS: (keyof RawSettings)[] = [
@@ -40,43 +41,14 @@ function loadSettings(): { settings: CanarySettings; registryPassword: pulumi.Ou
     return { settings: validated, registryPassword };
 }
 
-const canary = new StatefulSetCanary(settings.appName, {
-    versions: settings.versions,
-    pinnedImages: settings.pinnedImages,
-    imageTag: settings.imageTag,
-    stableTag: settings.stableTag,
-    partition: settings.partition,
-    replicas: settings.replicas,
-    namespace: settings.namespace,
-    appName: settings.appName,
-    registryServer: settings.registryServer,
-    registryProject: settings.registryProject,
-    repository: settings.repository,
-    registryUsername: settings.registryUsername,
-    registryPassword,
-    nodePort: settings.nodePort,
-    nodeAddress: settings.nodeAddress,
-    baseImage: settings.baseImage,
-    imageBuilder: settings.imageBuilder,
-    rolloutTimeoutSeconds: settings.rolloutTimeoutSeconds,
-    readyTimeoutSeconds: settings.readyTimeoutSeconds,
-    replaceStuckPods: settings.replaceStuckPods,
-    bakeSeconds: settings.bakeSeconds,
-    maxRestarts: settings.maxRestarts,
-    checkVersionPage: settings.checkVersionPage,
-    metricUrl: settings.metric?.url,
-    metricThreshold: settings.metric?.threshold,
-    metricComparison: settings.metric?.comparison,
-    nodeSelector: settings.nodeSelector,
-    tolerations: settings.tolerations.map(formatToleration),
-});
+const canary = new StatefulSetCanary(settings.appName, seedCanaryArgs(settings, registryPassword));
 
 export const images = canary.images;
 export const namespace = canary.namespace;
 export const statefulSetName = canary.statefulSetName;
 export const serviceName = canary.serviceName;
 export const headlessServiceName = canary.headlessServiceName;
-export const nodePortUrl = canary.nodePortUrl;
+export const nodePortUrl = pulumi.interpolate`http://${settings.nodeAddress}:${canary.nodePort}/`;
 export const ordinalVersions = canary.ordinalVersions;
 export const imageTag = settings.imageTag;
 export const partition = settings.partition;

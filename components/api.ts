@@ -12,4 +12,4 @@ export { httpGet } from "./rollout/http";
 export { KubeRolloutCluster, apiError, clusterName, loadKubeConfig } from "./rollout/kube";
 export { Clock, realClock } from "./rollout/runner";
 export { REVISION_LABEL, VERSION_LABEL, labelSelector, ordinalOf, podView, revisionVersion, statefulSetView, tagOf } from "./rollout/views";
-export { versionLabel, versionPage } from "./app-content";
+export { versionLabel, versionPage } from "./images/version-page";

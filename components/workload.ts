@@ -1,48 +1,58 @@
 /**
- * The Kubernetes side of a canary: namespace, image pull Secret, headless Service (stable network
- * identity), the partitioned StatefulSet, and a NodePort Service. The provider does not wait for
- * the StatefulSet (skipAwait): the component's RolloutCheck does, from live state.
+ * The Kubernetes side of a canary: the namespace (created, or an existing one), the image pull
+ * Secret, the headless Service every StatefulSet needs, the StatefulSet from the user's pod spec
+ * with the canary image in the named container, and an optional Service. The provider does not
+ * wait for the StatefulSet (skipAwait): the component's RolloutCheck does, from live state.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { ServiceArgs } from "./args";
 import { VERSION_LABEL } from "./rollout/views";
 
 /** Pulumi's StatefulSet await never finishes while partition > 0; the RolloutCheck replaces it. */
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type Container = k8s.types.input.core.v1.Container;
+
 export interface CanaryWorkloadArgs {
-    /** Name of the StatefulSet and NodePort Service; pods are `<appName>-<ordinal>`. */
-    appName: string;
-    namespace: pulumi.Input<string>;
-    replicas: pulumi.Input<number>;
-    partition: pulumi.Input<number>;
-    /** Version of the template (the canary while partition > 0). */
-    imageTag: pulumi.Input<string>;
-    /** Pinned image reference of `imageTag`. */
+    /** Name of the StatefulSet; pods are `<name>-<ordinal>`. */
+    name: string;
+    namespace: string;
+    createNamespace: boolean;
+    replicas: number;
+    partition: number;
+    /** Version of the template (pod label app.kubernetes.io/version). */
+    version: string;
+    /** Pinned image of `version`, put into the canary container. */
     image: pulumi.Input<string>;
-    registryServer: pulumi.Input<string>;
-    registryUsername: pulumi.Input<string>;
-    registryPassword: pulumi.Input<string>;
-    nodePort: pulumi.Input<number>;
-    /** Pod nodeSelector. */
-    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Pod tolerations. */
-    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
+    /** Name of the canary container in `podSpec`. */
+    container: string;
+    podSpec: PodSpec;
+    podLabels?: Record<string, string>;
+    podAnnotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
+    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
+    podManagementPolicy: string;
+    minReadySeconds: number;
+    /** Credentials for an image pull Secret, when images come from a private registry. */
+    pullSecret?: { server: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
+    service?: ServiceArgs;
 }
 
-const CONTAINER_PORT = 80;
-
-export function recommendedLabels(appName: string): Record<string, string> {
+export function recommendedLabels(name: string): Record<string, string> {
     return {
-        "app.kubernetes.io/name": appName,
-        "app.kubernetes.io/instance": appName,
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": name,
         "app.kubernetes.io/part-of": "sts-canary",
         "app.kubernetes.io/managed-by": "pulumi",
     };
 }
 
-export function selectorLabels(appName: string): Record<string, string> {
-    return { "app.kubernetes.io/name": appName, "app.kubernetes.io/instance": appName };
+export function selectorLabels(name: string): Record<string, string> {
+    return { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": name };
 }
 
 /** The `.dockerconfigjson` of an image pull Secret. */
@@ -51,96 +61,102 @@ export function dockerConfigJson(server: string, username: string, password: str
     return JSON.stringify({ auths: { [server]: { username, password, auth } } });
 }
 
+/** The containers with the canary image set in the named one; the others keep theirs. */
+export function withCanaryImage(containers: Container[], container: string, image: string): Container[] {
+    return containers.map((c) => (c.name === container ? { ...c, image } : c));
+}
+
+/** Ports of the headless Service: the canary container's ports, by name when they have one. */
+export function headlessPorts(containers: Container[], container: string): k8s.types.input.core.v1.ServicePort[] {
+    const ports = (containers.find((c) => c.name === container)?.ports ?? []) as k8s.types.input.core.v1.ContainerPort[];
+    return ports.map((p) => ({
+        name: p.name as string | undefined, port: p.containerPort as number, targetPort: (p.name ?? p.containerPort) as string | number,
+        protocol: p.protocol,
+    }));
+}
+
 export class CanaryWorkload extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly statefulSetName: pulumi.Output<string>;
-    public readonly serviceName: pulumi.Output<string>;
+    /** The extra Service's name, if there is one. */
+    public readonly serviceName: pulumi.Output<string | undefined>;
     public readonly headlessServiceName: pulumi.Output<string>;
-    public readonly nodePort: pulumi.Output<number>;
+    /** First node port of the extra Service, if it is a NodePort one. */
+    public readonly nodePort: pulumi.Output<number | undefined>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
 
     constructor(name: string, args: CanaryWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("sts-canary:index:CanaryWorkload", name, args, opts);
-        const labels = recommendedLabels(args.appName);
-        const selector = selectorLabels(args.appName);
+        super("sts-canary:index:CanaryWorkload", name, {}, opts);
+        const labels = { ...recommendedLabels(args.name), ...(args.labels ?? {}) };
+        const selector = selectorLabels(args.name);
+        const metadata = (objectName: pulumi.Input<string>, namespace: pulumi.Input<string>) => ({
+            name: objectName, namespace, labels, annotations: args.annotations,
+        });
 
-        const ns = new k8s.core.v1.Namespace(`${name}-ns`, {
-            metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
-        }, { parent: this });
-        const namespace = ns.metadata.name;
+        const namespace: pulumi.Output<string> = args.createNamespace
+            ? new k8s.core.v1.Namespace(`${name}-ns`, {
+                metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
+            }, { parent: this }).metadata.name
+            : pulumi.output(args.namespace);
 
-        const pullSecret = new k8s.core.v1.Secret(`${name}-pull`, {
-            metadata: { name: `${args.appName}-registry`, namespace, labels },
-            type: "kubernetes.io/dockerconfigjson",
-            stringData: {
-                ".dockerconfigjson": pulumi.secret(pulumi.all([args.registryServer, args.registryUsername, args.registryPassword])
-                    .apply(([server, username, password]) => dockerConfigJson(server, username, password))),
-            },
-        }, { parent: this });
+        const pullSecrets: pulumi.Input<k8s.types.input.core.v1.LocalObjectReference>[] = [];
+        if (args.pullSecret) {
+            const { server, username, password } = args.pullSecret;
+            const secret = new k8s.core.v1.Secret(`${name}-pull`, {
+                metadata: metadata(`${args.name}-registry`, namespace),
+                type: "kubernetes.io/dockerconfigjson",
+                stringData: {
+                    ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))),
+                },
+            }, { parent: this });
+            pullSecrets.push({ name: secret.metadata.name });
+        }
 
+        const containers = pulumi.output(args.podSpec.containers);
         const headless = new k8s.core.v1.Service(`${name}-headless`, {
-            metadata: { name: `${args.appName}-headless`, namespace, labels },
-            spec: {
-                clusterIP: "None",
-                selector,
-                ports: [{ name: "web", port: CONTAINER_PORT, targetPort: "web" }],
-            },
+            metadata: metadata(`${args.name}-headless`, namespace),
+            spec: { clusterIP: "None", selector, ports: containers.apply((cs) => headlessPorts(cs as Container[], args.container)) },
         }, { parent: this });
 
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-sts`, {
-            metadata: {
-                name: args.appName,
-                namespace,
-                labels,
-                annotations: { [SKIP_AWAIT_ANNOTATION]: "true" },
-            },
+            metadata: { ...metadata(args.name, namespace), annotations: { ...(args.annotations ?? {}), [SKIP_AWAIT_ANNOTATION]: "true" } },
             spec: {
                 serviceName: headless.metadata.name,
                 replicas: args.replicas,
-                podManagementPolicy: "OrderedReady",
+                podManagementPolicy: args.podManagementPolicy,
+                minReadySeconds: args.minReadySeconds > 0 ? args.minReadySeconds : undefined,
                 selector: { matchLabels: selector },
                 updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
+                persistentVolumeClaimRetentionPolicy: args.persistentVolumeClaimRetentionPolicy,
+                volumeClaimTemplates: args.volumeClaimTemplates,
                 template: {
-                    metadata: { labels: { ...labels, [VERSION_LABEL]: args.imageTag } },
+                    metadata: {
+                        labels: { ...labels, ...(args.podLabels ?? {}), [VERSION_LABEL]: args.version },
+                        annotations: args.podAnnotations,
+                    },
                     spec: {
-                        imagePullSecrets: [{ name: pullSecret.metadata.name }],
-                        nodeSelector: args.nodeSelector,
-                        tolerations: args.tolerations,
-                        terminationGracePeriodSeconds: 10,
-                        containers: [{
-                            name: "nginx",
-                            image: args.image,
-                            imagePullPolicy: "IfNotPresent",
-                            ports: [{ name: "web", containerPort: CONTAINER_PORT }],
-                            readinessProbe: {
-                                httpGet: { path: "/version.html", port: "web" },
-                                periodSeconds: 2,
-                                failureThreshold: 3,
-                            },
-                            resources: {
-                                requests: { cpu: "10m", memory: "16Mi" },
-                                limits: { cpu: "200m", memory: "64Mi" },
-                            },
-                        }],
+                        ...args.podSpec,
+                        imagePullSecrets: pulumi.output(args.podSpec.imagePullSecrets ?? []).apply((own) => [...own, ...pullSecrets]),
+                        containers: pulumi.all([containers, args.image]).apply(([cs, image]) => withCanaryImage(cs as Container[], args.container, image)),
                     },
                 },
             },
         }, { parent: this });
 
-        const service = new k8s.core.v1.Service(`${name}-nodeport`, {
-            metadata: { name: args.appName, namespace, labels },
-            spec: {
-                type: "NodePort",
-                selector,
-                ports: [{ name: "web", port: CONTAINER_PORT, targetPort: "web", nodePort: args.nodePort }],
-            },
-        }, { parent: this, dependsOn: [this.statefulSet] });
+        let service: k8s.core.v1.Service | undefined;
+        if (args.service) {
+            const ports = args.service.ports ?? containers.apply((cs) => headlessPorts(cs as Container[], args.container));
+            service = new k8s.core.v1.Service(`${name}-service`, {
+                metadata: metadata(args.service.name ?? args.name, namespace),
+                spec: { type: args.service.type, selector, ports },
+            }, { parent: this, dependsOn: [this.statefulSet], aliases: [{ name: `${name}-nodeport` }] });
+        }
 
         this.namespace = namespace;
         this.statefulSetName = this.statefulSet.metadata.name;
-        this.serviceName = service.metadata.name;
+        this.serviceName = service ? service.metadata.name : pulumi.output(undefined);
         this.headlessServiceName = headless.metadata.name;
-        this.nodePort = service.spec.ports.apply((ports) => ports[0].nodePort);
+        this.nodePort = service ? service.spec.ports.apply((ports) => ports[0]?.nodePort) : pulumi.output(undefined);
         this.registerOutputs({
             namespace: this.namespace,
             statefulSetName: this.statefulSetName,

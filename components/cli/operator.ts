@@ -4,7 +4,7 @@
  * `pulumi preview` can diff it; the tool adds health gates, the timeline and rollback.
  */
 import { Stack } from "@pulumi/pulumi/automation";
-import { versionLabel } from "../app-content";
+import { versionLabel } from "../images/version-page";
 import { GateResult, GateSettings, metricGate, pageGate, readinessGate, restartGate } from "./gates";
 import { Journal } from "./journal";
 import { PodInfo, getPods, getRevisionImages, getStatefulSet, kubectl, tagOf } from "./kube";

@@ -1,12 +1,17 @@
 import * as assert from "assert";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DIGEST, byType, installMocks, liveVersions, registered, registeredUrns, unwrap } from "./mocks";
-import type { StatefulSetCanary, StatefulSetCanaryArgs } from "../../components/canary";
+import type { CanaryArgs } from "../../components/args";
+import type { StatefulSetCanary } from "../../components/canary";
+import { RawSettings, validateSettings } from "../../components/settings";
+import { seedCanaryArgs } from "../../program/seed";
 
 const PASSWORD = "s3cr3t-Harbor-pw";
 const BUILD_DIR = path.join(os.tmpdir(), "sts-canary-unit-build");
+const CHECK = "pulumi-nodejs:dynamic/sts-canary:RolloutCheck";
 
 let canaryModule: typeof import("../../components/canary");
 
@@ -20,18 +25,14 @@ function allOn(name: string, replicas: number, version: string): void {
     liveVersions[name] = { currentVersion: version, updateVersion: version, pods: Object.fromEntries([...Array(replicas).keys()].map((o) => [o, version])) };
 }
 
-/** Deploys a canary named `name` under mocks and waits for its outputs. */
-async function deploy(name: string, args: Partial<StatefulSetCanaryArgs> = {}): Promise<StatefulSetCanary> {
-    const canary = new canaryModule.StatefulSetCanary(name, {
-        imageTag: "v1",
-        partition: 0,
-        registryServer: "127.0.0.1:5443",
-        registryPassword: pulumi.secret(PASSWORD),
-        appName: name,
-        namespace: name,
-        buildDirectory: BUILD_DIR,
-        ...args,
-    });
+/** The seed program's arguments for stack settings (as strings, like stack config). */
+function seedArgs(name: string, raw: RawSettings = {}): CanaryArgs {
+    const settings = validateSettings({ registryServer: "127.0.0.1:5443", appName: name, namespace: name, ...raw });
+    return { ...seedCanaryArgs(settings, pulumi.secret(PASSWORD)), buildDirectory: BUILD_DIR };
+}
+
+async function deploy(name: string, args: CanaryArgs): Promise<StatefulSetCanary> {
+    const canary = new canaryModule.StatefulSetCanary(name, args);
     await unwrap(canary.ordinalVersions);
     return canary;
 }
@@ -41,25 +42,24 @@ function only<T>(items: T[], what: string): T {
     return items[0];
 }
 
-describe("StatefulSetCanary resource graph", () => {
+describe("StatefulSetCanary with the seed's version-page preset", () => {
     let canary: StatefulSetCanary;
     before(async () => {
         allOn("graph", 5, "v1");
-        canary = await deploy("graph", { imageTag: "v2", stableTag: "v1", partition: 3 });
+        canary = await deploy("graph", seedArgs("graph", { imageTag: "v2", stableTag: "v1", partition: "3" }));
     });
 
-    it("registers the images, namespace, pull secret, two services and the StatefulSet", () => {
+    it("registers the images, namespace, pull secret, two services, the StatefulSet and the rollout check", () => {
         const mine = registered.filter((r) => r.name.startsWith("graph"));
-        const types = mine.map((r) => `${r.type} ${r.name}`).sort();
-        assert.deepStrictEqual(types, [
+        assert.deepStrictEqual(mine.map((r) => `${r.type} ${r.name}`).sort(), [
             "docker:index/image:Image graph-v1-build",
             "docker:index/image:Image graph-v2-build",
             "kubernetes:apps/v1:StatefulSet graph-sts",
             "kubernetes:core/v1:Namespace graph-ns",
             "kubernetes:core/v1:Secret graph-pull",
             "kubernetes:core/v1:Service graph-headless",
-            "kubernetes:core/v1:Service graph-nodeport",
-            "pulumi-nodejs:dynamic/sts-canary:RolloutCheck graph-rollout",
+            "kubernetes:core/v1:Service graph-service",
+            `${CHECK} graph-rollout`,
             "sts-canary:index:AppImage graph-v1",
             "sts-canary:index:AppImage graph-v2",
             "sts-canary:index:CanaryWorkload graph",
@@ -71,34 +71,34 @@ describe("StatefulSetCanary resource graph", () => {
         // The mock monitor's URNs carry "<parent type>$<type>", so each parent link is checked.
         const urns = registeredUrns().filter((urn) => urn.endsWith("::graph") || /::graph-/.test(urn));
         const typeOf = (name: string) => only(urns.filter((u) => u.endsWith(`::${name}`)), name).split("::")[2];
-        const canary = "sts-canary:index:StatefulSetCanary";
+        const canaryType = "sts-canary:index:StatefulSetCanary";
         const workload = "sts-canary:index:CanaryWorkload";
         const expected: Record<string, string> = {
-            "graph": canary,
-            "graph-v1": `${canary}$sts-canary:index:AppImage`,
-            "graph-v2": `${canary}$sts-canary:index:AppImage`,
-            "graph-v1-build": "sts-canary:index:AppImage$docker:index/image:Image",
+            "graph-v1": `${canaryType}$sts-canary:index:AppImage`,
             "graph-v2-build": "sts-canary:index:AppImage$docker:index/image:Image",
             "graph-sts": `${workload}$kubernetes:apps/v1:StatefulSet`,
             "graph-ns": `${workload}$kubernetes:core/v1:Namespace`,
             "graph-pull": `${workload}$kubernetes:core/v1:Secret`,
             "graph-headless": `${workload}$kubernetes:core/v1:Service`,
-            "graph-nodeport": `${workload}$kubernetes:core/v1:Service`,
-            "graph-rollout": `${canary}$pulumi-nodejs:dynamic/sts-canary:RolloutCheck`,
+            "graph-service": `${workload}$kubernetes:core/v1:Service`,
+            "graph-rollout": `${canaryType}$${CHECK}`,
         };
-        assert.strictEqual(only(urns.filter((u) => u.endsWith("::graph") && u.includes(workload)), "workload").split("::")[2],
-            `${canary}$${workload}`);
-        for (const [name, type] of Object.entries(expected)) {
-            if (name === "graph") continue;
-            assert.strictEqual(typeOf(name), type, name);
-        }
+        for (const [name, type] of Object.entries(expected)) assert.strictEqual(typeOf(name), type, name);
         assert.strictEqual(urns.length, 12);
+    });
+
+    it("keeps the URN of the seed's NodePort Service through an alias", () => {
+        const services = byType("kubernetes:core/v1:Service", "graph-service");
+        assert.strictEqual(services.length, 1);
+        // The alias itself is resolved by the engine; the mock sees the new name with the same type and parent.
+        assert.strictEqual(services[0].inputs.spec.type, "NodePort");
     });
 
     it("wires partition, replicas, names and the pinned canary image into the StatefulSet", () => {
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "graph"), "StatefulSet").inputs;
         assert.strictEqual(sts.metadata.name, "graph");
         assert.strictEqual(sts.metadata.namespace, "graph");
+        assert.deepStrictEqual(sts.metadata.annotations, { "pulumi.com/skipAwait": "true" });
         assert.strictEqual(sts.spec.replicas, 5);
         assert.strictEqual(sts.spec.serviceName, "graph-headless");
         assert.strictEqual(sts.spec.podManagementPolicy, "OrderedReady");
@@ -111,73 +111,65 @@ describe("StatefulSetCanary resource graph", () => {
         assert.deepStrictEqual(sts.spec.selector.matchLabels, { "app.kubernetes.io/name": "graph", "app.kubernetes.io/instance": "graph" });
     });
 
-    it("leaves the wait to the rollout check: skipAwait on the StatefulSet, no waitFor", () => {
-        const sts = only(byType("kubernetes:apps/v1:StatefulSet", "graph"), "StatefulSet").inputs;
-        assert.deepStrictEqual(sts.metadata.annotations, { "pulumi.com/skipAwait": "true" });
-    });
-
-    it("checks the step with the StatefulSet's generation, the canary image and the gates", () => {
-        const check = only(byType("pulumi-nodejs:dynamic/sts-canary:RolloutCheck", "graph"), "RolloutCheck");
+    it("checks the step with the StatefulSet's generation, the canary image and the version-page gate", () => {
+        const check = only(byType(CHECK, "graph"), "RolloutCheck");
         const { inputs } = check;
-        assert.strictEqual(inputs.namespace, "graph");
-        assert.strictEqual(inputs.name, "graph");
-        assert.strictEqual(inputs.replicas, 5);
-        assert.strictEqual(inputs.partition, 3);
-        assert.strictEqual(inputs.version, "v2");
+        assert.deepStrictEqual([inputs.namespace, inputs.name, inputs.replicas, inputs.partition, inputs.version, inputs.container],
+            ["graph", "graph", 5, 3, "v2", "nginx"]);
+        assert.strictEqual(inputs.generation, 1);
         assert.strictEqual(inputs.image, `127.0.0.1:5443/library/version-test:v2@${FAKE_DIGEST("v2")}`);
-        assert.strictEqual(inputs.container, "nginx");
-        assert.strictEqual(inputs.readyTimeoutSeconds, 120);
-        assert.strictEqual(inputs.rolloutTimeoutSeconds, 600);
-        assert.strictEqual(inputs.replaceStuckPods, true);
-        assert.strictEqual(inputs.expectedStableVersion, "v1");
+        assert.deepStrictEqual([inputs.readyTimeoutSeconds, inputs.rolloutTimeoutSeconds, inputs.replaceStuckPods, inputs.expectedStableVersion],
+            [120, 600, true, "v1"]);
         assert.deepStrictEqual(inputs.gates, {
-            bakeSeconds: 0, maxRestarts: 0,
-            http: { port: 80, path: "/version.html", expectStatus: 200, bodyPattern: "This is V2" },
+            bakeSeconds: 0, maxRestarts: 0, http: { port: 80, path: "/version.html", expectStatus: 200, bodyPattern: "This is V2" },
         });
         // The cluster access (which may hold a kubeconfig) is sent only as a secret.
         assert.ok(check.secretPaths.includes("cluster"), JSON.stringify(check.secretPaths));
     });
 
     it("builds every version and exposes pinned references", async () => {
-        const images = await unwrap(canary.images);
-        assert.deepStrictEqual(images, {
+        assert.deepStrictEqual(await unwrap(canary.images), {
             v1: `127.0.0.1:5443/library/version-test:v1@${FAKE_DIGEST("v1")}`,
             v2: `127.0.0.1:5443/library/version-test:v2@${FAKE_DIGEST("v2")}`,
         });
         const build = only(byType("docker:index/image:Image", "graph-v2"), "v2 image").inputs;
         assert.strictEqual(build.imageName, "127.0.0.1:5443/library/version-test:v2");
-        assert.strictEqual(build.registry.server, "127.0.0.1:5443");
+        assert.deepStrictEqual(build.registry.server, "127.0.0.1:5443");
         assert.strictEqual(build.registry.username, "admin");
         assert.strictEqual(build.build.args.BASE_IMAGE, "nginx:latest");
         assert.strictEqual(build.build.context, path.join(BUILD_DIR, "v2"));
     });
 
-    it("plans the version of every ordinal and the NodePort URL", async () => {
+    it("plans every ordinal's version from the cluster, and states the step", async () => {
         assert.deepStrictEqual(await unwrap(canary.ordinalVersions), { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
-        assert.strictEqual(await unwrap(canary.nodePortUrl), "http://127.0.0.1:30080/");
         assert.strictEqual(await unwrap(canary.stableVersion), "v1");
         assert.strictEqual(await unwrap(canary.step), "pods graph-3..graph-4: v1 -> v2; graph-0..graph-2 stay on v1");
+        assert.strictEqual(await unwrap(canary.nodePort), 30080);
+        const contract = await unwrap(canary.contract);
+        assert.deepStrictEqual({ ...contract, images: Object.keys(contract.images) }, {
+            contract: 1, namespace: "graph", statefulSetName: "graph", container: "nginx", images: ["v1", "v2"],
+            templateVersion: "v2", partition: 3, replicas: 5, stableVersion: "v1",
+        });
     });
 
-    it("sends the registry password only as a secret", () => {
+    it("sends the registry password only as a secret, never in a plain output", async () => {
         for (const version of ["v1", "v2"]) {
             const build = only(byType("docker:index/image:Image", `graph-${version}`), "image");
             assert.ok(build.secretPaths.some((p) => p === "registry" || p === "registry.password"), JSON.stringify(build.secretPaths));
         }
-        const secret = only(byType("kubernetes:core/v1:Secret", "graph"), "Secret");
-        assert.ok(secret.secretPaths.some((p) => p === "stringData" || p === "stringData..dockerconfigjson"), JSON.stringify(secret.secretPaths));
         for (const r of registered.filter((x) => x.name.startsWith("graph"))) {
-            const plain = JSON.stringify(r.inputs);
-            if (!plain.includes(PASSWORD)) continue;
-            assert.ok(r.secretPaths.length > 0, `${r.name} carries the password outside a secret`);
+            if (JSON.stringify(r.inputs).includes(PASSWORD)) assert.ok(r.secretPaths.length > 0, `${r.name} carries the password outside a secret`);
+        }
+        for (const output of [canary.images, canary.contract, canary.step, canary.ordinalVersions, canary.namespace]) {
+            const value = JSON.stringify(await unwrap(output as pulumi.Output<unknown>));
+            assert.ok(!value.includes(PASSWORD) && !value.includes(Buffer.from(`admin:${PASSWORD}`).toString("base64")));
         }
     });
 
     it("wires the pull secret from the registry credentials and references it from the pods", () => {
         const secret = only(byType("kubernetes:core/v1:Secret", "graph"), "Secret").inputs;
         assert.strictEqual(secret.type, "kubernetes.io/dockerconfigjson");
-        const config = JSON.parse(secret.stringData[".dockerconfigjson"]);
-        assert.deepStrictEqual(config.auths["127.0.0.1:5443"], {
+        assert.deepStrictEqual(JSON.parse(secret.stringData[".dockerconfigjson"]).auths["127.0.0.1:5443"], {
             username: "admin", password: PASSWORD, auth: Buffer.from(`admin:${PASSWORD}`).toString("base64"),
         });
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "graph"), "StatefulSet").inputs;
@@ -191,6 +183,7 @@ describe("StatefulSetCanary resource graph", () => {
         assert.deepStrictEqual(nodePort.spec.ports, [{ name: "web", port: 80, targetPort: "web", nodePort: 30080 }]);
         const headless = only(services.filter((s) => s.spec.clusterIP === "None"), "headless Service");
         assert.strictEqual(headless.metadata.name, "graph-headless");
+        assert.deepStrictEqual(headless.spec.ports, [{ name: "web", port: 80, targetPort: "web" }]);
     });
 });
 
@@ -208,12 +201,12 @@ describe("StatefulSetCanary step wiring per (replicas, partition)", () => {
         it(`replicas=${replicas} partition=${partition} ${running}->${imageTag}`, async () => {
             const name = `wait${index}`;
             allOn(name, replicas, running);
-            const canary = await deploy(name, { replicas, partition, imageTag });
+            const canary = await deploy(name, seedArgs(name, { replicas: String(replicas), partition: String(partition), imageTag }));
             const sts = only(byType("kubernetes:apps/v1:StatefulSet", `${name}-`), "StatefulSet").inputs;
             assert.strictEqual(sts.spec.replicas, replicas);
             assert.strictEqual(sts.spec.updateStrategy.rollingUpdate.partition, partition);
             assert.ok(sts.spec.template.spec.containers[0].image.includes(`:${imageTag}@sha256:`));
-            const check = only(byType("pulumi-nodejs:dynamic/sts-canary:RolloutCheck", `${name}-`), "RolloutCheck").inputs;
+            const check = only(byType(CHECK, `${name}-`), "RolloutCheck").inputs;
             assert.deepStrictEqual([check.replicas, check.partition, check.version], [replicas, partition, imageTag]);
             const plan = await unwrap(canary.ordinalVersions);
             assert.strictEqual(Object.keys(plan).length, replicas);
@@ -222,36 +215,48 @@ describe("StatefulSetCanary step wiring per (replicas, partition)", () => {
     });
 });
 
-describe("StatefulSetCanary with the docker-cli builder", () => {
-    it("uses the dynamic Docker CLI image resource and still pins digests", async () => {
-        const canary = await deploy("cli", { imageBuilder: "docker-cli", baseImage: "sts-canary/nginx-base:local" });
+describe("StatefulSetCanary image sources", () => {
+    it("uses the dynamic Docker CLI image resource for version pages and still pins digests", async () => {
+        const canary = await deploy("cli", seedArgs("cli", { imageBuilder: "docker-cli", baseImage: "sts-canary/nginx-base:local" }));
         const builds = byType("pulumi-nodejs:dynamic/sts-canary:DockerCliImage", "cli-");
         assert.deepStrictEqual(builds.map((b) => b.name).sort(), ["cli-v1-build", "cli-v2-build"]);
-        const v1 = only(builds.filter((b) => b.name === "cli-v1-build"), "v1 build").inputs;
-        assert.strictEqual(v1.imageName, "127.0.0.1:5443/library/version-test:v1");
-        assert.strictEqual(v1.buildArgs.BASE_IMAGE, "sts-canary/nginx-base:local");
-        assert.strictEqual(v1.files["version.html"], "<h1>This is V1</h1>\n");
-        assert.match(v1.contextHash, /^[a-f0-9]{64}$/);
-        assert.ok(only(builds.filter((b) => b.name === "cli-v1-build"), "v1 build").secretPaths.includes("registryPassword"));
+        const v1 = only(builds.filter((b) => b.name === "cli-v1-build"), "v1 build");
+        assert.strictEqual(v1.inputs.imageName, "127.0.0.1:5443/library/version-test:v1");
+        assert.strictEqual(v1.inputs.buildArgs.BASE_IMAGE, "sts-canary/nginx-base:local");
+        assert.strictEqual(v1.inputs.files["version.html"], "<h1>This is V1</h1>\n");
+        assert.match(v1.inputs.contextHash, /^[a-f0-9]{64}$/);
+        assert.ok(v1.secretPaths.includes("registryPassword"));
         assert.strictEqual(byType("docker:index/image:Image", "cli-").length, 0);
         assert.strictEqual((await unwrap(canary.images)).v1, `127.0.0.1:5443/library/version-test:v1@${FAKE_DIGEST("v1")}`);
     });
-});
 
-describe("StatefulSetCanary pod scheduling", () => {
-    it("passes nodeSelector and tolerations to the pod template", async () => {
-        await deploy("sched", { nodeSelector: { type: "kwok" }, tolerations: ["kwok.x-k8s.io/node=fake:NoSchedule"] });
-        const spec = only(byType("kubernetes:apps/v1:StatefulSet", "sched-"), "StatefulSet").inputs.spec.template.spec;
-        assert.deepStrictEqual(spec.nodeSelector, { type: "kwok" });
-        assert.deepStrictEqual(spec.tolerations, [{ key: "kwok.x-k8s.io/node", operator: "Equal", value: "fake", effect: "NoSchedule" }]);
+    it("builds a context of the user's with its Dockerfile, target and build args; the hash follows the files", async () => {
+        const context = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-ctx-"));
+        fs.writeFileSync(path.join(context, "app.Dockerfile"), "FROM scratch AS base\nCOPY conf /conf\n");
+        fs.writeFileSync(path.join(context, "conf"), "release=1\n");
+        const args = (): CanaryArgs => ({
+            version: "v1", partition: 0, replicas: 1, namespace: "own", imageBuilder: "docker-cli",
+            images: { v1: { build: { context, dockerfile: "app.Dockerfile", target: "base", args: { RELEASE: "v1" } } } },
+            registry: { server: "127.0.0.1:5443", repository: "team/db", username: "admin", password: pulumi.secret(PASSWORD) },
+            podSpec: { containers: [{ name: "db", ports: [{ name: "pg", containerPort: 5432 }] }] },
+        });
+        await deploy("own1", args());
+        const first = only(byType("pulumi-nodejs:dynamic/sts-canary:DockerCliImage", "own1-"), "build").inputs;
+        assert.deepStrictEqual([first.imageName, first.contextDir, first.dockerfile, first.target, first.buildArgs],
+            ["127.0.0.1:5443/team/db:v1", context, "app.Dockerfile", "base", { RELEASE: "v1" }]);
+        assert.strictEqual(first.files, undefined);
+        await deploy("own2", args());
+        assert.strictEqual(only(byType("pulumi-nodejs:dynamic/sts-canary:DockerCliImage", "own2-"), "build").inputs.contextHash, first.contextHash,
+            "an unchanged context has the same hash (no rebuild)");
+        fs.writeFileSync(path.join(context, "conf"), "release=2\n");
+        await deploy("own3", args());
+        assert.notStrictEqual(only(byType("pulumi-nodejs:dynamic/sts-canary:DockerCliImage", "own3-"), "build").inputs.contextHash, first.contextHash);
     });
-});
 
-describe("StatefulSetCanary with a pinned (externally built) version", () => {
-    it("deploys the given digest and builds nothing for it", async () => {
+    it("deploys a pinned reference as it is and builds nothing for it", async () => {
         const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"d".repeat(64)}`;
         allOn("pin", 5, "v1");
-        const canary = await deploy("pin", { pinnedImages: { v3: ref }, imageTag: "v3", stableTag: "v1", partition: 4 });
+        const canary = await deploy("pin", seedArgs("pin", { pinnedImages: JSON.stringify([`v3=${ref}`]), imageTag: "v3", stableTag: "v1", partition: "4" }));
         assert.deepStrictEqual(byType("sts-canary:index:AppImage", "pin-").map((r) => r.name).sort(), ["pin-v1", "pin-v2"]);
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "pin-"), "StatefulSet").inputs;
         assert.strictEqual(sts.spec.template.spec.containers[0].image, ref);
@@ -260,67 +265,112 @@ describe("StatefulSetCanary with a pinned (externally built) version", () => {
     });
 });
 
-describe("StatefulSetCanary with a version that is both listed and pinned", () => {
-    it("deploys the pinned digest and does not rebuild that version", async () => {
-        const ref = `127.0.0.1:5443/library/version-test:v2@sha256:${"f".repeat(64)}`;
-        const canary = await deploy("both", { pinnedImages: { v2: ref }, imageTag: "v2", stableTag: "v2", partition: 0 });
-        assert.deepStrictEqual(byType("sts-canary:index:AppImage", "both-").map((r) => r.name), ["both-v1"]);
-        assert.strictEqual((await unwrap(canary.images)).v2, ref);
-        const sts = only(byType("kubernetes:apps/v1:StatefulSet", "both-"), "StatefulSet").inputs;
-        assert.strictEqual(sts.spec.template.spec.containers[0].image, ref);
+describe("StatefulSetCanary with a pod spec of the user's", () => {
+    const ref = (c: string) => `127.0.0.1:5443/team/db:v1@sha256:${c.repeat(64)}`;
+    const dbArgs = (extra: Partial<CanaryArgs> = {}): CanaryArgs => ({
+        version: "v2", partition: 1, replicas: 2, namespace: "shared", createNamespace: false,
+        images: { v1: { ref: ref("a") }, v2: { ref: ref("b") } },
+        container: "db",
+        podSpec: {
+            serviceAccountName: "db",
+            securityContext: { runAsNonRoot: true, fsGroup: 102 },
+            terminationGracePeriodSeconds: 30,
+            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } },
+            volumes: [{ name: "conf", configMap: { name: "db-conf" } }],
+            containers: [
+                {
+                    name: "db", env: [{ name: "MODE", value: "primary" }], ports: [{ name: "pg", containerPort: 5432 }],
+                    readinessProbe: { exec: { command: ["pg_isready", "-q"] } }, volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+                },
+                { name: "exporter", image: "127.0.0.1:5443/team/exporter:1.0@sha256:" + "e".repeat(64) },
+            ],
+        },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "64Mi" } } } }],
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Retain" },
+        podManagementPolicy: "Parallel",
+        minReadySeconds: 5,
+        service: { type: "ClusterIP" },
+        labels: { team: "data" },
+        podLabels: { tier: "db" },
+        gates: { bakeSeconds: 3 },
+        ...extra,
     });
-});
 
-describe("StatefulSetCanary keeps the registry password secret", () => {
-    let canary: StatefulSetCanary;
-    before(async () => { canary = await deploy("sec", { imageTag: "v2", partition: 3, stableTag: "v1" }); });
+    it("keeps every field of the pod spec, puts the canary image into the named container only", async () => {
+        await deploy("db", dbArgs());
+        const sts = only(byType("kubernetes:apps/v1:StatefulSet", "db-"), "StatefulSet").inputs;
+        const spec = sts.spec.template.spec;
+        assert.deepStrictEqual([spec.serviceAccountName, spec.securityContext, spec.terminationGracePeriodSeconds, spec.volumes],
+            ["db", { runAsNonRoot: true, fsGroup: 102 }, 30, [{ name: "conf", configMap: { name: "db-conf" } }]]);
+        assert.strictEqual(spec.containers[0].image, ref("b"));
+        assert.deepStrictEqual(spec.containers[0].env, [{ name: "MODE", value: "primary" }]);
+        assert.deepStrictEqual(spec.containers[0].readinessProbe, { exec: { command: ["pg_isready", "-q"] } });
+        assert.strictEqual(spec.containers[1].image, "127.0.0.1:5443/team/exporter:1.0@sha256:" + "e".repeat(64), "other containers keep their image");
+        assert.deepStrictEqual(sts.spec.volumeClaimTemplates[0].metadata, { name: "data" });
+        assert.deepStrictEqual(sts.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
+        assert.deepStrictEqual([sts.spec.podManagementPolicy, sts.spec.minReadySeconds], ["Parallel", 5]);
+        assert.strictEqual(sts.metadata.labels.team, "data");
+        assert.strictEqual(sts.spec.template.metadata.labels.tier, "db");
+        assert.strictEqual(spec.imagePullSecrets.length, 0, "no registry: no pull secret");
+    });
 
-    it("never puts the password in a plain component output", async () => {
-        const outputs = {
-            images: canary.images, namespace: canary.namespace, statefulSetName: canary.statefulSetName,
-            serviceName: canary.serviceName, nodePortUrl: canary.nodePortUrl, ordinalVersions: canary.ordinalVersions,
-            stableVersion: canary.stableVersion, step: canary.step,
-        };
-        for (const [name, output] of Object.entries(outputs)) {
-            const value = JSON.stringify(await unwrap(output as pulumi.Output<unknown>));
-            assert.ok(!value.includes(PASSWORD), `${name} leaks the password`);
-            const encoded = Buffer.from(`admin:${PASSWORD}`).toString("base64");
-            assert.ok(!value.includes(encoded), `${name} leaks the encoded credentials`);
-        }
+    it("uses an existing namespace and adds a ClusterIP Service on the container's ports", () => {
+        assert.strictEqual(byType("kubernetes:core/v1:Namespace", "db-").length, 0);
+        const services = byType("kubernetes:core/v1:Service", "db-").map((s) => s.inputs);
+        const clusterIp = only(services.filter((s) => s.spec.type === "ClusterIP"), "ClusterIP Service");
+        assert.deepStrictEqual(clusterIp.spec.ports, [{ name: "pg", port: 5432, targetPort: "pg" }]);
+        assert.strictEqual(clusterIp.metadata.namespace, "shared");
+        const check = only(byType(CHECK, "db-"), "check").inputs;
+        assert.deepStrictEqual([check.container, check.gates], ["db", { bakeSeconds: 3, maxRestarts: 0 }]);
     });
 });
 
 describe("StatefulSetCanary rejects invalid args before creating anything", () => {
-    const cases: [string, Partial<StatefulSetCanaryArgs>, RegExp][] = [
-        ["partition above replicas", { partition: 9 }, /partition: 9 is out of range; allowed 0\.\.5/],
-        ["latest tag", { imageTag: "latest" }, /imageTag: "latest" is a mutable tag/],
-        ["bad registry", { registryServer: "https://x" }, /registryServer: "https:\/\/x" is not a registry address/],
+    const base = (): CanaryArgs => ({
+        version: "v1", partition: 0, replicas: 3, namespace: "bad", images: { v1: { ref: `r/a:v1@sha256:${"a".repeat(64)}` } },
+        podSpec: { containers: [{ name: "app" }] },
+    });
+    const cases: [string, Partial<CanaryArgs>, string[]][] = [
+        ["partition above replicas", { partition: 9 }, ["partition: 9 is out of range; allowed 0..3"]],
+        ["a mutable version", { version: "latest", images: { latest: { ref: `r/a@sha256:${"a".repeat(64)}` } } }, [
+            'images.latest: "latest" is a mutable tag; use immutable version tags',
+            'version: "latest" is a mutable tag and is never allowed; allowed: one of latest',
+        ]],
+        ["a version that is not an image", { version: "v9" }, ['version: "v9" is not a built or pinned version; allowed: one of v1']],
+        ["a source with two kinds", { images: { v1: { ref: `r/a@sha256:${"a".repeat(64)}`, versionPage: {} } } }, ["images.v1: give exactly one of build, ref, versionPage (got ref, versionPage)"]],
+        ["an unpinned ref", { images: { v1: { ref: "r/a:v1" } } }, ['images.v1.ref: "r/a:v1" is not pinned by digest; allowed: <repo>[:<tag>]@sha256:<64 hex>']],
+        ["a build without a registry", { images: { v1: { build: { context: os.tmpdir(), dockerfile: "no-such-Dockerfile" } } } }, [
+            `images.v1.build.dockerfile: "no-such-Dockerfile" does not exist in ${os.tmpdir()}`, "registry: required: versions v1 are built and pushed",
+        ]],
+        ["two containers and none named", { podSpec: { containers: [{ name: "a" }, { name: "b" }] } }, ["container: required: podSpec has 2 containers (a, b); name the one that runs the canary image"]],
+        ["an image on the canary container", { podSpec: { containers: [{ name: "app", image: "x" }] } }, ["podSpec.containers[0].image: is set by the component from images.v1; leave it out"]],
+        ["everything at once", { replicas: 0, namespace: "Bad_NS", readyTimeoutSeconds: 1, service: { type: "Ingress" }, gates: { http: { port: 80, path: "x" } } }, [
+            "replicas: 0 is out of range; allowed 1..1000",
+            'namespace: "Bad_NS" is not a valid namespace (RFC 1123 label, at most 63 characters)',
+            'service.type: "Ingress" is not allowed; allowed: ClusterIP, NodePort, LoadBalancer',
+            "readyTimeoutSeconds: 1 is out of range; allowed 10..3600",
+            'gates.http.path: "x" must start with /',
+        ]],
     ];
-    cases.forEach(([name, args, message], index) => {
-        it(name, async () => {
-            const prefix = `bad${index}`;
+    cases.forEach(([name, args, expected], index) => {
+        it(name, () => {
             const before = registered.length;
-            const errors: Error[] = [];
-            const handler = (err: Error) => errors.push(err);
-            process.on("unhandledRejection", handler);
+            const rejections: unknown[] = [];
+            const onRejection = (err: unknown) => rejections.push(err);
+            process.on("unhandledRejection", onRejection);
             try {
-                const canary = new canaryModule.StatefulSetCanary(prefix, {
-                    imageTag: "v1", partition: 0, registryServer: "127.0.0.1:5443", registryPassword: pulumi.secret(PASSWORD),
-                    appName: prefix, buildDirectory: BUILD_DIR, ...args,
+                assert.throws(() => new canaryModule.StatefulSetCanary(`bad${index}`, { ...base(), ...args }), (err: Error) => {
+                    assert.ok(pulumi.InputPropertiesError.isInstance(err), `expected InputPropertiesError, got ${err.constructor.name}`);
+                    const errors = (err as pulumi.InputPropertiesError).errors.map((e) => `${e.propertyPath}: ${e.reason}`);
+                    assert.deepStrictEqual(errors, expected);
+                    assert.match(err.message, new RegExp(`^invalid arguments of StatefulSetCanary "bad${index}" \\(nothing was created\\):`));
+                    return true;
                 });
-                await assert.rejects(
-                    new Promise((resolve, reject) => {
-                        // The validated settings feed every child; their failure surfaces on the outputs.
-                        (canary.nodePortUrl as unknown as { promise(): Promise<unknown> }).promise().then(resolve, reject);
-                    }),
-                    message,
-                );
-                await new Promise((r) => setTimeout(r, 200));
             } finally {
-                process.off("unhandledRejection", handler);
+                process.off("unhandledRejection", onRejection);
             }
-            const created = registered.slice(before).filter((r) => r.custom);
-            assert.deepStrictEqual(created.map((r) => r.name), []);
+            assert.deepStrictEqual(registered.slice(before).filter((r) => r.name.startsWith(`bad${index}-`)).map((r) => r.name), [], "children were registered");
+            assert.deepStrictEqual(rejections, [], "no unhandled rejections");
         });
     });
 });

@@ -14,9 +14,15 @@ import * as pulumi from "@pulumi/pulumi";
 export interface DockerCliImageInputs {
     /** `<registry>/<project>/<repository>:<tag>` */
     imageName: pulumi.Input<string>;
-    /** Build context: file name -> content. */
-    files: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Hash of `files`; a change triggers a rebuild. */
+    /** Build context as file name -> content (written to a temporary directory), or... */
+    files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** ...a directory on this machine. */
+    contextDir?: pulumi.Input<string>;
+    /** Dockerfile relative to the context (default Dockerfile). */
+    dockerfile?: pulumi.Input<string>;
+    /** Build stage to stop at. */
+    target?: pulumi.Input<string>;
+    /** Hash of the context and its settings; a change triggers a rebuild. */
     contextHash: pulumi.Input<string>;
     /** Build arguments, e.g. the base image. */
     buildArgs: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -27,7 +33,10 @@ export interface DockerCliImageInputs {
 
 interface ProviderInputs {
     imageName: string;
-    files: Record<string, string>;
+    files?: Record<string, string>;
+    contextDir?: string;
+    dockerfile?: string;
+    target?: string;
     contextHash: string;
     buildArgs: Record<string, string>;
     registryServer: string;
@@ -38,6 +47,8 @@ interface ProviderInputs {
 interface ProviderOutputs {
     imageName: string;
     contextHash: string;
+    dockerfile?: string;
+    target?: string;
     buildArgs: Record<string, string>;
     registryServer: string;
     /** `sha256:...` of the pushed manifest. */
@@ -55,6 +66,8 @@ const dockerCliImageProvider: pulumi.dynamic.ResourceProvider = {
         if (olds.contextHash !== news.contextHash) changed.push("contextHash");
         if (olds.registryServer !== news.registryServer) changed.push("registryServer");
         if (JSON.stringify(olds.buildArgs ?? {}) !== JSON.stringify(news.buildArgs ?? {})) changed.push("buildArgs");
+        if ((olds.dockerfile ?? "") !== (news.dockerfile ?? "")) changed.push("dockerfile");
+        if ((olds.target ?? "") !== (news.target ?? "")) changed.push("target");
         // A digest missing from the state means the last push never completed: push again.
         if (!olds.digest) changed.push("digest");
         return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
@@ -107,13 +120,16 @@ async function buildAndPush(inputs: ProviderInputs): Promise<ProviderOutputs> {
     const env = { ...process.env, DOCKER_CONFIG: configDir };
     const base = ["--config", configDir];
     try {
-        for (const [name, content] of Object.entries(inputs.files)) {
+        for (const [name, content] of Object.entries(inputs.files ?? {})) {
             fs.writeFileSync(path.join(contextDir, name), content);
         }
+        const context = inputs.contextDir ?? contextDir;
+        const dockerfile = ["--file", path.join(context, inputs.dockerfile ?? "Dockerfile")];
+        const target = inputs.target ? ["--target", inputs.target] : [];
         await run([...base, "login", inputs.registryServer, "--username", inputs.registryUsername, "--password-stdin"],
             { input: inputs.registryPassword, timeoutMs: 60_000, env });
         const buildArgs = Object.entries(inputs.buildArgs ?? {}).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
-        await run([...base, "build", "--tag", inputs.imageName, ...buildArgs, contextDir], { timeoutMs: 900_000, env });
+        await run([...base, "build", "--tag", inputs.imageName, ...dockerfile, ...target, ...buildArgs, context], { timeoutMs: 900_000, env });
         const pushed = await run([...base, "push", inputs.imageName], { timeoutMs: 600_000, env });
         const digest = /digest: (sha256:[a-f0-9]{64})/.exec(pushed)?.[1];
         if (!digest) throw new Error(`docker push ${inputs.imageName} printed no digest:\n${pushed}`);
@@ -121,6 +137,8 @@ async function buildAndPush(inputs: ProviderInputs): Promise<ProviderOutputs> {
         return {
             imageName: inputs.imageName,
             contextHash: inputs.contextHash,
+            dockerfile: inputs.dockerfile,
+            target: inputs.target,
             buildArgs: inputs.buildArgs ?? {},
             registryServer: inputs.registryServer,
             digest,

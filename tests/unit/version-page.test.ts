@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import {
     buildContextFiles, contextHash, digestOf, pinnedImageRef, repositoryRef, versionLabel, versionPage,
-} from "../../components/app-content";
+} from "../../components/images/version-page";
 
 describe("app content", () => {
     const labels: [string, string][] = [["v1", "V1"], ["v2", "V2"], ["v10.1", "V10.1"], ["rc1", "Rc1"]];

@@ -1,0 +1,168 @@
+/**
+ * Arguments of StatefulSetCanary, in Kubernetes' own input types for the pod template, claims and
+ * Services. Values that decide what runs where (versions, partition, replicas, names, sources)
+ * are plain, so they are validated once, before any resource is registered.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+
+/** A Docker build context of your own, built and pushed to the registry as `<repository>:<version>`. */
+export interface DockerBuildArgs {
+    /** Directory of the build context. */
+    context: string;
+    /** Dockerfile, relative to the context (default `Dockerfile`). */
+    dockerfile?: string;
+    /** Build arguments. */
+    args?: Record<string, string>;
+    /** Build stage to stop at. */
+    target?: string;
+}
+
+/** The built-in nginx version page (the seed's app): `<h1>This is V<n></h1>` at `/` and `/version.html`. */
+export interface VersionPageArgs {
+    /** nginx base image (default `nginx:latest`). */
+    baseImage?: string;
+}
+
+/** Where one version's image comes from: exactly one of `build`, `ref`, `versionPage`. */
+export interface ImageSourceArgs {
+    /** Build this context and push it (rebuilt only when its files change). */
+    build?: DockerBuildArgs;
+    /** An image built elsewhere (CI, another stack), `<repo>[:<tag>]@sha256:<64 hex>`: deployed as it is, never built. */
+    ref?: string;
+    /** The built-in nginx version page. */
+    versionPage?: VersionPageArgs;
+}
+
+export interface RegistryArgs {
+    /** Registry host[:port], without scheme, e.g. harbor.example.com. */
+    server: string;
+    /** Repository path under the server, e.g. `library/version-test`. */
+    repository: string;
+    /** User for pushes and for the pods' image pull Secret. */
+    username: string;
+    /** Password; pass a secret. */
+    password: pulumi.Input<string>;
+}
+
+/** A Service in front of the pods, besides the headless one every StatefulSet has. */
+export interface ServiceArgs {
+    /** ClusterIP, NodePort or LoadBalancer. */
+    type: string;
+    /** Ports (default: every named container port of the canary container). */
+    ports?: pulumi.Input<k8s.types.input.core.v1.ServicePort>[];
+    /** Name (default: the StatefulSet's). */
+    name?: string;
+}
+
+export interface HttpGateArgs {
+    /** Container port (number) the check is sent to, through the API server's pod proxy. */
+    port: number;
+    /** Path, e.g. /healthz. */
+    path: string;
+    /** Status every canary pod must answer (default 200). */
+    expectStatus?: number;
+    /** Regular expression the body must match. */
+    bodyPattern?: string;
+}
+
+export interface MetricGateArgs {
+    /** URL returning a number: plain text, or a Prometheus instant query. */
+    url: string;
+    threshold: number;
+    /** "<=" (default) or ">=". */
+    comparison?: string;
+}
+
+export interface GateArgs {
+    /** Seconds the canary runs, watched, before it is judged (default 0). */
+    bakeSeconds?: number;
+    /** Container restarts (or replacements) tolerated per canary pod during the bake (default 0). */
+    maxRestarts?: number;
+    /** HTTP check of every canary pod (default: the version page for `versionPage` images, else none). */
+    http?: HttpGateArgs;
+    /** For `versionPage` images without `http`: check the version page (default true). */
+    checkVersionPage?: boolean;
+    /** Optional metric. */
+    metric?: MetricGateArgs;
+}
+
+/** The cluster to deploy to and check, when it is not this stack's default Kubernetes provider. */
+export interface ClusterAccessArgs {
+    /** A kubeconfig path or the kubeconfig itself; pass a secret. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Context of the kubeconfig to use. */
+    context?: string;
+    /** Cluster of the kubeconfig to use instead of the context's. */
+    cluster?: string;
+}
+
+/** StatefulSetCanary's arguments for TypeScript programs (Kubernetes input types). */
+export interface CanaryArgs {
+    /** Version the template runs: pods with ordinal >= partition. One of `images`. */
+    version: string;
+    /** Pods with ordinal >= partition run `version`; pods below keep what they run. 0..replicas. */
+    partition: number;
+    /** Number of pods, 1..1000. */
+    replicas: number;
+    /** Every version this stack can deploy, and where its image comes from. */
+    images: Record<string, ImageSourceArgs>;
+    /** Registry for built images and the pods' pull Secret (required when a version is built). */
+    registry?: RegistryArgs;
+    /** "pulumi-docker" (default, the @pulumi/docker provider) or "docker-cli" (the local Docker CLI). */
+    imageBuilder?: string;
+    /** Where version-page build contexts are written (default `.build/images`). */
+    buildDirectory?: string;
+
+    /** StatefulSet name; pods are `<name>-<ordinal>` (default: the resource name). */
+    name?: string;
+    /** Namespace of everything. */
+    namespace: string;
+    /** Create the namespace (default true), or use an existing one. */
+    createNamespace?: boolean;
+    /** Extra labels on every object (and the pods). */
+    labels?: Record<string, string>;
+    /** Extra annotations on every object. */
+    annotations?: Record<string, string>;
+
+    /** The pod template's spec. The canary container's image is set from `images`; leave it out. */
+    podSpec: k8s.types.input.core.v1.PodSpec;
+    /** The container that runs the canary image (default: the only container). */
+    container?: string;
+    /** Extra pod labels and annotations. */
+    podLabels?: Record<string, string>;
+    podAnnotations?: Record<string, string>;
+    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
+    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
+    /** OrderedReady (default) or Parallel. */
+    podManagementPolicy?: string;
+    minReadySeconds?: number;
+    /** A Service besides the headless one (default: none). */
+    service?: ServiceArgs;
+
+    /** Expected version of the pods below the partition; a step whose lower pods run another fails. */
+    stableVersion?: string;
+    /** A pod unready this long during a step fails `up` (default 120, 10..3600). */
+    readyTimeoutSeconds?: number;
+    /** Outer bound of a step (default 600, 30..7200). */
+    rolloutTimeoutSeconds?: number;
+    /** Delete pods stuck on a revision other than the template's at or above the partition (default true). */
+    replaceStuckPods?: boolean;
+    gates?: GateArgs;
+    /** The cluster, when not the stack's `kubernetes:` config; the component then builds its own provider. */
+    cluster?: ClusterAccessArgs;
+}
+
+export const CANARY_DEFAULTS = {
+    imageBuilder: "pulumi-docker",
+    createNamespace: true,
+    podManagementPolicy: "OrderedReady",
+    minReadySeconds: 0,
+    readyTimeoutSeconds: 120,
+    rolloutTimeoutSeconds: 600,
+    replaceStuckPods: true,
+    bakeSeconds: 0,
+    maxRestarts: 0,
+    expectStatus: 200,
+    versionPageBaseImage: "nginx:latest",
+} as const;

@@ -137,8 +137,9 @@ async function buildAndPush(inputs: ProviderInputs): Promise<ProviderOutputs> {
         return {
             imageName: inputs.imageName,
             contextHash: inputs.contextHash,
-            dockerfile: inputs.dockerfile,
-            target: inputs.target,
+            // Absent, not undefined: the provider protocol has no undefined.
+            ...(inputs.dockerfile !== undefined ? { dockerfile: inputs.dockerfile } : {}),
+            ...(inputs.target !== undefined ? { target: inputs.target } : {}),
             buildArgs: inputs.buildArgs ?? {},
             registryServer: inputs.registryServer,
             digest,

@@ -1,0 +1,57 @@
+// PostgreSQL as a StatefulSet canary: one claim per pod (data survives every step), releases built
+// from ./app, readiness from pg_isready, stack config moves it (imageTag, partition).
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { StatefulSetCanary } from "sts-canary/canary";
+
+const config = new pulumi.Config();
+const baseImage = config.get("baseImage") ?? "sts-canary/postgres-base:latest";
+const release = (version: string) => ({ build: { context: path.join(__dirname, "app"), args: { BASE: baseImage, RELEASE: version } } });
+
+const db = new StatefulSetCanary("db", {
+    version: config.get("imageTag") ?? "v1",
+    partition: config.getNumber("partition") ?? 0,
+    replicas: config.getNumber("replicas") ?? 3,
+    images: { v1: release("v1"), v2: release("v2") },
+    registry: {
+        server: config.require("registryServer"),
+        repository: "library/stateful-db",
+        username: config.get("registryUsername") ?? "admin",
+        password: config.requireSecret("registryPassword"),
+    },
+    imageBuilder: config.get("imageBuilder"),
+    namespace: config.get("namespace") ?? "stateful",
+    createNamespace: config.getBoolean("createNamespace") ?? true,
+    container: "postgres",
+    podSpec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 100, runAsGroup: 102, fsGroup: 102 },
+        terminationGracePeriodSeconds: 20,
+        containers: [{
+            name: "postgres",
+            ports: [{ name: "pg", containerPort: 5432 }],
+            // The server's own readiness, not an HTTP page.
+            readinessProbe: { exec: { command: ["pg_isready", "-q"] }, periodSeconds: 2, failureThreshold: 3 },
+            volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+            resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+        }],
+    },
+    volumeClaimTemplates: [{
+        metadata: { name: "data" },
+        spec: { accessModes: ["ReadWriteOnce"], storageClassName: config.get("storageClass") ?? "local-path", resources: { requests: { storage: "64Mi" } } },
+    }],
+    persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: (config.getBoolean("retainVolumes") ?? true) ? "Retain" : "Delete",
+        whenScaled: "Retain",
+    },
+    service: { type: "ClusterIP" },
+    gates: { bakeSeconds: config.getNumber("bakeSeconds") ?? 0 },
+});
+
+export const images = db.images;
+export const ordinalVersions = db.ordinalVersions;
+export const stable = db.stableVersion;
+export const step = db.step;
+export const rolloutSummary = db.rolloutSummary;
+export const serviceName = db.serviceName;
+// The contract the sts-canary tool operates this stack through.
+export const stsCanary = db.contract;

@@ -1,7 +1,7 @@
 // Reads stack config, validates it before anything is registered, and composes the canary.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "./components/canary";
-import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, validateSettings } from "./components/settings";
+import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, validateSettings } from "./program/settings";
 import { seedCanaryArgs } from "./program/seed";
 
 const config = new pulumi.Config();

@@ -5,7 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CanaryArgs } from "../components/args";
 import { VERSION_PAGE_CONTAINER, versionPageGate, versionPagePodSpec, versionPageService } from "../components/presets";
-import type { CanarySettings } from "../components/settings";
+import type { CanarySettings } from "./settings";
 
 /** The seed's app on the general component: the nginx version-page preset, every setting from stack config. */
 export function seedCanaryArgs(s: CanarySettings, password: pulumi.Input<string>): CanaryArgs {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DIGEST, byType, installMocks, liveVersions, registered, registeredUrns, unwrap } from "./mocks";
 import type { CanaryArgs } from "../../components/args";
 import type { StatefulSetCanary } from "../../components/canary";
-import { RawSettings, validateSettings } from "../../components/settings";
+import { RawSettings, validateSettings } from "../../program/settings";
 import { seedCanaryArgs } from "../../program/seed";
 
 const PASSWORD = "s3cr3t-Harbor-pw";

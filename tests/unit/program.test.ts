@@ -97,7 +97,7 @@ describe("program (index.ts)", () => {
         ["imageTag not built", { imageTag: "v3" }, /imageTag: "v3" is not a built or pinned version; allowed: one of v1, v2/],
         ["nodePort out of range", { nodePort: "36080" }, /nodePort: 36080 is out of range; allowed 30000\.\.32767/],
         ["malformed registry", { registryServer: "http://harbor" }, /registryServer: "http:\/\/harbor" is not a registry address/],
-        ["unknown builder", { imageBuilder: "buildah" }, /imageBuilder: "buildah" is not supported/],
+        ["unknown builder", { imageBuilder: "buildah" }, /imageBuilder: "buildah" is not allowed; allowed: pulumi-docker, docker-cli/],
         ["ready timeout too short", { readyTimeoutSeconds: "5" }, /readyTimeoutSeconds: 5 is out of range; allowed 10\.\.3600/],
         ["replaceStuckPods not a boolean", { replaceStuckPods: "yes" }, /replaceStuckPods: "yes" is not a boolean; allowed: true, false/],
         ["metric without threshold", { metricUrl: "http://127.0.0.1:9/x" }, /metricThreshold: not set; a number is required when metricUrl is set/],

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "../../components/settings";
+import { DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "../../program/settings";
 
 const ROOT = path.resolve(__dirname, "../..");
 const readYaml = (file: string) => yaml.load(fs.readFileSync(path.join(ROOT, file), "utf8")) as Record<string, any>;

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { DEFAULTS, RawSettings, SettingsError, isRegistryAddress, parseVersionList, validateSettings } from "../../components/settings";
+import { isRegistryAddress } from "../../components/checks";
+import { DEFAULTS, RawSettings, SettingsError, parseVersionList, validateSettings } from "../../program/settings";
 
 /** Runs validateSettings and returns its problems (empty when valid). */
 function problemsOf(raw: RawSettings): string[] {
@@ -78,7 +79,7 @@ describe("validateSettings", () => {
         { name: "repository with slash", raw: { repository: "a/b" }, message: /^repository: "a\/b" is not a valid repository name/ },
         { name: "namespace with underscore", raw: { namespace: "my_ns" }, message: /^namespace: "my_ns" is not a valid namespace/ },
         { name: "app name too long", raw: { appName: "a".repeat(51) }, message: /^appName: "a+" is not a valid name/ },
-        { name: "unknown image builder", raw: { imageBuilder: "kaniko" }, message: /^imageBuilder: "kaniko" is not supported; allowed: pulumi-docker, docker-cli$/ },
+        { name: "unknown image builder", raw: { imageBuilder: "kaniko" }, message: /^imageBuilder: "kaniko" is not allowed; allowed: pulumi-docker, docker-cli$/ },
         { name: "pinned image without digest", raw: { pinnedImages: '["v3=h/p/r:v3"]' }, message: /^pinnedImages: "v3=h\/p\/r:v3": the reference must be pinned by digest/ },
         { name: "pinned entry without version", raw: { pinnedImages: `["h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* is not version=reference/ },
         { name: "pinned latest", raw: { pinnedImages: `["latest=h/p/r@sha256:${"a".repeat(64)}"]` }, message: /^pinnedImages: .* immutable version tag/ },

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { MUTABLE_TAGS } from "../../components/tags";
 import { DEFAULT_PROD_STACK_PATTERN, noMutableTagsInProd } from "../../policy/rules";
-import { DEFAULTS, SettingsError, validateSettings } from "../../components/settings";
+import { DEFAULTS, SettingsError, validateSettings } from "../../program/settings";
 
 const DIGEST = "sha256:" + "e".repeat(64);
 

@@ -4,10 +4,14 @@
  * Pure functions only; the Pulumi program feeds them the raw strings read from stack config.
  */
 
-import type { MetricCheck } from "./rollout/gates";
-import { MUTABLE_TAGS } from "./tags";
+import {
+    LABEL_KEY, LABEL_VALUE, TAG, dnsLabelProblem, oneOfProblem, pathComponentProblem, pinnedRefProblem, rangeProblem, registryProblem,
+    urlProblem, versionChoiceProblem, versionNameProblem,
+} from "../components/checks";
+import type { MetricCheck } from "../components/rollout/gates";
+import { MUTABLE_TAGS } from "../components/tags";
+import { IMAGE_BUILDERS, LIMITS as ARG_LIMITS } from "../components/validate";
 
-export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
 export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
 
 /** Validated settings of one stack. */
@@ -62,7 +66,6 @@ export interface CanarySettings {
 }
 
 /** How `pinnedImages` entries look in stack config: `version=<repo>[:<tag>]@sha256:<64 hex>`. */
-const PINNED_REF = /^[a-z0-9.:[\]_/-]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$/;
 
 export interface Toleration {
     key: string;
@@ -98,13 +101,14 @@ export const DEFAULTS: Omit<CanarySettings, "stableTag" | "metric"> = {
     checkVersionPage: true,
 };
 
+/** The component's limits, for the keys that map to its arguments. */
 export const LIMITS = {
-    replicas: { min: 1, max: 1000 },
-    nodePort: { min: 30000, max: 32767 },
-    rolloutTimeoutSeconds: { min: 30, max: 7200 },
-    readyTimeoutSeconds: { min: 10, max: 3600 },
-    bakeSeconds: { min: 0, max: 86400 },
-    maxRestarts: { min: 0, max: 1000 },
+    replicas: ARG_LIMITS.replicas,
+    nodePort: ARG_LIMITS.nodePort,
+    rolloutTimeoutSeconds: ARG_LIMITS.rolloutTimeoutSeconds,
+    readyTimeoutSeconds: ARG_LIMITS.readyTimeoutSeconds,
+    bakeSeconds: ARG_LIMITS.bakeSeconds,
+    maxRestarts: ARG_LIMITS.maxRestarts,
 };
 
 /** Raw stack config values as strings (what `pulumi config get` shows); undefined = not set. */
@@ -128,16 +132,6 @@ export class SettingsError extends Error {
     }
 }
 
-// Docker reference grammar pieces (distribution/reference): tag and path component.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-// RFC 1123 label: namespaces and Service names.
-const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-// Label keys (optional DNS prefix + name) and values, as Kubernetes validates them.
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const TOLERATION = /^([^=:\s]+)(?:=([^:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
 
 function parseInteger(key: string, raw: string | undefined, fallback: number, problems: string[]): number {
@@ -158,8 +152,13 @@ function parseBoolean(key: string, raw: string | undefined, fallback: boolean, p
     return fallback;
 }
 
+/** `key: reason` for a problem the shared checks found. */
+function report(key: string, reason: string | undefined, problems: string[]): void {
+    if (reason) problems.push(`${key}: ${reason}`);
+}
+
 function checkRange(key: string, value: number, min: number, max: number, problems: string[]): void {
-    if (value < min || value > max) problems.push(`${key}: ${value} is out of range; allowed ${min}..${max}`);
+    report(key, rangeProblem(value, min, max), problems);
 }
 
 /** Parses `versions`: a JSON array (`["v1","v2"]`, as Pulumi stores array config) or a comma list. */
@@ -193,16 +192,6 @@ function listOf(key: string, raw: string | undefined, problems: string[]): strin
     const parsed = parseVersionList(raw);
     if (parsed === undefined) problems.push(`${key}: "${raw}" is not a list (e.g. ["a=b"])`);
     return parsed ?? [];
-}
-
-/** True for `host`, `host:port`, `1.2.3.4:port`, `[::1]:port`; false for schemes, paths, blanks. */
-export function isRegistryAddress(address: string): boolean {
-    const match = /^(\[[0-9A-Fa-f:.]+\]|[^:/\s]+)(?::(\d{1,5}))?$/.exec(address);
-    if (!match) return false;
-    const [, host, port] = match;
-    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
-    if (host.startsWith("[")) return true;
-    return IPV4.test(host) || (HOSTNAME.test(host) && !/^\d+(\.\d+)*$/.test(host));
 }
 
 /**
@@ -239,10 +228,7 @@ export function validateSettings(raw: RawSettings): CanarySettings {
             versions = parsed;
         }
     }
-    for (const version of versions) {
-        if (!TAG.test(version)) problems.push(`versions: "${version}" is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})`);
-        if (MUTABLE_TAGS.has(version)) problems.push(`versions: "${version}" is a mutable tag; use immutable version tags`);
-    }
+    for (const version of versions) report("versions", versionNameProblem(version), problems);
     if (new Set(versions).size !== versions.length) problems.push(`versions: ${JSON.stringify(versions)} lists a version twice`);
 
     const pinnedImages: Record<string, string> = {};
@@ -253,7 +239,7 @@ export function validateSettings(raw: RawSettings): CanarySettings {
             const [version, ref] = [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)];
             if (!entry.includes("=") || !TAG.test(version) || MUTABLE_TAGS.has(version)) {
                 problems.push(`pinnedImages: "${entry}" is not version=reference with an immutable version tag`);
-            } else if (!PINNED_REF.test(ref)) {
+            } else if (pinnedRefProblem(ref)) {
                 problems.push(`pinnedImages: "${entry}": the reference must be pinned by digest (<repo>[:<tag>]@sha256:<64 hex>)`);
             } else if (pinnedImages[version] !== undefined) {
                 problems.push(`pinnedImages: version "${version}" is pinned twice`);
@@ -263,34 +249,27 @@ export function validateSettings(raw: RawSettings): CanarySettings {
         }
     }
     const available = [...new Set([...versions, ...Object.keys(pinnedImages)])];
-    const tagError = (key: string, tag: string): void => {
-        if (MUTABLE_TAGS.has(tag)) problems.push(`${key}: "${tag}" is a mutable tag and is never allowed; allowed: one of ${available.join(", ")}`);
-        else if (!available.includes(tag)) problems.push(`${key}: "${tag}" is not a built or pinned version; allowed: one of ${available.join(", ")}`);
-    };
+    const tagError = (key: string, tag: string): void => report(key, versionChoiceProblem(tag, available), problems);
     const imageTag = str("imageTag", DEFAULTS.imageTag);
     tagError("imageTag", imageTag);
     const stableTag = raw.stableTag === undefined || raw.stableTag.trim() === "" ? undefined : raw.stableTag.trim();
     if (stableTag !== undefined) tagError("stableTag", stableTag);
 
     const registryServer = str("registryServer", DEFAULTS.registryServer);
-    if (!isRegistryAddress(registryServer)) {
-        problems.push(`registryServer: "${registryServer}" is not a registry address; allowed: host or host:port without scheme or path (e.g. harbor.example.com or 127.0.0.1:5443)`);
-    }
+    report("registryServer", registryProblem(registryServer), problems);
     const registryProject = str("registryProject", DEFAULTS.registryProject);
-    if (!PATH_COMPONENT.test(registryProject)) problems.push(`registryProject: "${registryProject}" is not a valid project name (lowercase letters, digits, '.', '_', '-')`);
+    report("registryProject", pathComponentProblem(registryProject, "project name"), problems);
     const repository = str("repository", DEFAULTS.repository);
-    if (!PATH_COMPONENT.test(repository)) problems.push(`repository: "${repository}" is not a valid repository name (lowercase letters, digits, '.', '_', '-')`);
+    report("repository", pathComponentProblem(repository, "repository name"), problems);
 
     const namespace = str("namespace", DEFAULTS.namespace);
-    if (!DNS_LABEL.test(namespace)) problems.push(`namespace: "${namespace}" is not a valid namespace (RFC 1123 label, at most 63 characters)`);
+    report("namespace", dnsLabelProblem(namespace, "namespace"), problems);
     const appName = str("appName", DEFAULTS.appName);
     // The NodePort Service is `<appName>` and the headless one `<appName>-headless`: both must be DNS labels.
-    if (!DNS_LABEL.test(appName) || appName.length > 50) problems.push(`appName: "${appName}" is not a valid name (RFC 1123 label, at most 50 characters)`);
+    report("appName", dnsLabelProblem(appName, "name", 50), problems);
 
     const imageBuilder = str("imageBuilder", DEFAULTS.imageBuilder);
-    if (!(IMAGE_BUILDERS as readonly string[]).includes(imageBuilder)) {
-        problems.push(`imageBuilder: "${imageBuilder}" is not supported; allowed: ${IMAGE_BUILDERS.join(", ")}`);
-    }
+    report("imageBuilder", oneOfProblem(imageBuilder, IMAGE_BUILDERS), problems);
 
     const nodeSelector: Record<string, string> = {};
     for (const entry of listOf("nodeSelector", raw.nodeSelector, problems)) {
@@ -344,9 +323,9 @@ export function validateRolloutSettings(raw: RawSettings, problems: string[]): P
     const url = raw.metricUrl?.trim() ?? "";
     const thresholdText = raw.metricThreshold?.trim() ?? "";
     const comparison = raw.metricComparison?.trim() || "<=";
-    if (comparison !== "<=" && comparison !== ">=") problems.push(`metricComparison: "${comparison}" is not allowed; allowed: <=, >=`);
+    report("metricComparison", oneOfProblem(comparison, ["<=", ">="]), problems);
     if (url !== "") {
-        if (!/^https?:\/\/\S+$/.test(url)) problems.push(`metricUrl: "${url}" is not an http(s) URL`);
+        report("metricUrl", urlProblem(url), problems);
         const threshold = Number(thresholdText);
         if (thresholdText === "" || !Number.isFinite(threshold)) {
             problems.push(`metricThreshold: ${thresholdText === "" ? "not set" : `"${thresholdText}" is not a number`}; a number is required when metricUrl is set`);

@@ -7,50 +7,12 @@
  * generation as input, so it runs after every change of the StatefulSet.
  *
  * The provider code is the compiled dist/rollout/provider.js of this package, required by absolute
- * path from the dynamic-provider host; only that path is serialized into the state. Nothing is
- * loaded from it during a program run.
+ * path from the dynamic-provider host (dynamic.ts); nothing of it is loaded during a program run.
  */
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterAccess } from "../cluster";
+import { ModuleProviderResource } from "../dynamic";
 import type { GateResult, GateSettings } from "./gates";
-
-/** Directory of this package (the one holding its package.json), from here or from dist/. */
-function packageRoot(): string {
-    for (let dir = __dirname, i = 0; i < 4; i++, dir = path.dirname(dir)) {
-        if (fs.existsSync(path.join(dir, "PulumiPlugin.yaml"))) return dir;
-    }
-    throw new Error(`sts-canary: cannot find the component package root above ${__dirname}`);
-}
-
-/** The compiled provider module, or an error saying how to build it. */
-export function providerModule(): string {
-    const file = path.join(packageRoot(), "dist", "rollout", "provider.js");
-    if (!fs.existsSync(file)) {
-        throw new Error(`sts-canary: ${file} is missing: the rollout check runs the compiled package; run \`npm run build\` (or \`npm install\`) in ${packageRoot()}`);
-    }
-    return file;
-}
-
-let provider: pulumi.dynamic.ResourceProvider | undefined;
-
-/** One provider object per process (Pulumi serializes it once and caches it by identity). */
-function rolloutCheckProvider(): pulumi.dynamic.ResourceProvider {
-    if (provider) return provider;
-    const file = providerModule();
-    /* eslint-disable @typescript-eslint/no-require-imports -- loaded by path in the dynamic-provider host */
-    provider = {
-        check: (olds: any, news: any) => require(file).check(olds, news),
-        diff: (_id: string, olds: any, news: any) => require(file).diff(olds, news),
-        create: (inputs: any) => require(file).create(inputs),
-        update: (id: string, olds: any, news: any) => require(file).update(id, olds, news),
-        // The check only observes; deleting it leaves the StatefulSet and its pods alone.
-        delete: async () => undefined,
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    return provider;
-}
 
 export interface RolloutCheckArgs {
     namespace: pulumi.Input<string>;
@@ -76,7 +38,7 @@ export interface RolloutCheckArgs {
     cluster: pulumi.Input<ClusterAccess>;
 }
 
-export class RolloutCheck extends pulumi.dynamic.Resource {
+export class RolloutCheck extends ModuleProviderResource {
     /** The step in words, e.g. `pods web-5..web-6: v1 -> v2; web-0..web-4 stay on v1`. */
     declare public readonly step: pulumi.Output<string>;
     /** Version every ordinal runs (planned in a preview, observed after `up`). */
@@ -93,13 +55,13 @@ export class RolloutCheck extends pulumi.dynamic.Resource {
     declare public readonly summary: pulumi.Output<string>;
 
     constructor(name: string, args: RolloutCheckArgs, opts?: pulumi.CustomResourceOptions) {
-        super(rolloutCheckProvider(), name, {
+        super("rollout/provider", "sts-canary", "RolloutCheck", name, {
             ...args,
             // Where the provider shows its progress (the engine does not tell a dynamic provider).
             progressUrn: pulumi.createUrn(name, `pulumi-nodejs:dynamic/sts-canary:RolloutCheck`, opts?.parent),
             cluster: pulumi.secret(args.cluster),
             step: undefined, ordinalVersions: undefined, stableVersion: undefined, currentRevision: undefined,
             updateRevision: undefined, replacedPods: undefined, staysUpdated: undefined, gateResults: undefined, summary: undefined,
-        }, opts, "sts-canary", "RolloutCheck");
+        }, opts);
     }
 }

@@ -1,6 +1,6 @@
 /**
  * The RolloutCheck's dynamic provider, run by Pulumi's Node.js dynamic-provider host (compiled to
- * dist/rollout/provider.js and loaded by absolute path, see check.ts):
+ * dist/rollout/provider.js and loaded by absolute path, see ../dynamic.ts):
  *   check   describes the step in words from the live cluster (shown by `pulumi preview --diff`);
  *   diff    says whether the step changed (the computed description never counts);
  *   create/update run the rollout check (runner.ts) against the stack's cluster and fail the
@@ -178,3 +178,13 @@ export async function create(inputs: CheckInputs & Partial<StepPreview>): Promis
 export async function update(_id: string, _olds: unknown, news: CheckInputs & Partial<StepPreview>): Promise<{ outs: Record<string, unknown> }> {
     return { outs: await run(news) };
 }
+
+/** What the dynamic-provider host calls (see ../dynamic.ts). */
+export const provider = {
+    check: (olds: Partial<CheckInputs & StepPreview>, news: CheckInputs & Partial<StepPreview>) => check(olds, news),
+    diff: async (_id: string, olds: Partial<CheckInputs>, news: CheckInputs) => diff(olds, news),
+    create,
+    update,
+    // The check only observes; deleting it leaves the StatefulSet and its pods alone.
+    delete: async (): Promise<void> => undefined,
+};

@@ -1,0 +1,52 @@
+/**
+ * Dynamic-provider resources whose provider is a compiled module of this package, loaded by path
+ * in Pulumi's Node.js dynamic-provider host. A dynamic resource is a custom resource of type
+ * `pulumi-nodejs:dynamic/<module>:<type>` whose `__provider` input is a module's source exporting
+ * `handler()`; writing that source ourselves (a `require` of the compiled module) instead of
+ * letting the SDK serialize a closure keeps every program run from loading the TypeScript
+ * compiler and inspecting functions, and puts only a path in the state.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Directory of this package (the one holding PulumiPlugin.yaml), from a source or a dist/ file. */
+export function packageRoot(from: string = __dirname): string {
+    for (let dir = from, i = 0; i < 5; i++, dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "PulumiPlugin.yaml"))) return dir;
+    }
+    throw new Error(`sts-canary: cannot find the component package root above ${from}`);
+}
+
+/** The compiled module `dist/<relative>.js` of this package, or an error saying how to build it. */
+export function compiledModule(relative: string): string {
+    const root = packageRoot();
+    const file = path.join(root, "dist", `${relative}.js`);
+    if (!fs.existsSync(file)) {
+        throw new Error(`sts-canary: ${file} is missing: dynamic providers run the compiled package; run \`npm run build\` (or \`npm install\`) in ${root}`);
+    }
+    return file;
+}
+
+/**
+ * The `__provider` source: `handler()` returns the module's `provider`. When the module is gone
+ * (state written by a checkout elsewhere), deleting still works (these resources own nothing to
+ * clean up) and every other call says which file is missing.
+ */
+export function providerSource(file: string): string {
+    const where = JSON.stringify(file);
+    return [
+        "exports.handler = function () {",
+        `    if (require("fs").existsSync(${where})) return require(${where}).provider;`,
+        `    const missing = async () => { throw new Error("sts-canary: provider module " + ${where} + " is missing: run \`npm run build\` in the component package"); };`,
+        "    return { check: missing, diff: missing, create: missing, update: missing, read: missing, delete: async () => undefined };",
+        "};",
+    ].join("\n");
+}
+
+/** A dynamic resource implemented by `dist/<relative>.js` (which exports `provider`). */
+export abstract class ModuleProviderResource extends pulumi.CustomResource {
+    protected constructor(relative: string, module: string, type: string, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+        super(`pulumi-nodejs:dynamic/${module}:${type}`, name, { ...props, __provider: providerSource(compiledModule(relative)) }, opts);
+    }
+}

@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "components/node_modules/**", "components/dist/**", "dist/**", "bin/**", ".build/**", ".platform/**", ".pulumi-state/**", "examples/**/sdks/**"] },
+    { ignores: ["node_modules/**", "components/node_modules/**", "components/dist/**", "tool/dist/**", "dist/**", "bin/**", ".build/**", ".platform/**", ".pulumi-state/**", "examples/**/sdks/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

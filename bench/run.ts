@@ -17,8 +17,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { getPods, getStatefulSet, kubectl, tagOf } from "../components/cli/kube";
-import { setConfig } from "../components/cli/stack";
+import { getPods, getStatefulSet, kubectl, tagOf } from "../tests/e2e/kubectl";
+import { setConfig } from "../tests/e2e/stack";
 import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes, run } from "../tests/e2e/platform";
 import { Stat, fmt, peakMemory, round, stat, table } from "./measure";
 

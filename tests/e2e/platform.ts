@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { readEnvFile } from "../../components/cli/envfile";
-import { openStack, setConfig } from "../../components/cli/stack";
+import { readEnvFile } from "../../tool/envfile";
+import { openStack, setConfig } from "./stack";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const STATE_DIR = process.env.STS_CANARY_STATE ?? path.join(REPO_ROOT, ".platform");
@@ -74,7 +74,7 @@ export async function registryManifestPushes(): Promise<number> {
 /** Runs the sts-canary CLI as a user would; resolves with its exit code and output. */
 export function runCli(args: string[], options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}):
     Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
-    const bin = path.join(REPO_ROOT, "components", "cli", "sts-canary.js");
+    const bin = path.join(REPO_ROOT, "tool", "bin", "sts-canary.js");
     const started = Date.now();
     return new Promise((resolve) => {
         const child = spawn(process.execPath, [bin, ...args], { cwd: REPO_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });

@@ -1,0 +1,150 @@
+import * as assert from "assert";
+import {
+    LEASE_DURATION_SECONDS, LockedError, OperationStore, RENEW_INTERVAL_SECONDS, TIMELINE_LIMIT, appendTimeline, holderIdentity, leaseInfo,
+    microTime, operationObjectName, parseHolder, redact, sanitizeBackendUrl,
+} from "../../../tool/operation";
+import { ALICE, BOB, FakeClock, FakeCluster, T0 } from "./fakes";
+
+const NAME = operationObjectName("web");
+
+function store() {
+    const clock = new FakeClock();
+    const cluster = new FakeCluster(3);
+    return { clock, cluster, store: new OperationStore(cluster, "shop", "web", "dev", clock) };
+}
+
+describe("tool: the operation lock (Lease)", () => {
+    it("is a Lease <sts>-sts-canary naming who and where, renewed every 10 s, deleted on release", async () => {
+        const { clock, cluster, store: s } = store();
+        const lock = await s.acquire(ALICE, () => undefined);
+        const lease = (await cluster.getLease("shop", NAME))!;
+        assert.strictEqual(lease.holderIdentity, "alice@laptop pid 111 in /home/alice/shop");
+        assert.strictEqual(lease.leaseDurationSeconds, LEASE_DURATION_SECONDS);
+        assert.strictEqual(lease.renewTime, "2026-11-25T12:00:00.000000Z");
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.strictEqual((await cluster.getLease("shop", NAME))!.renewTime, "2026-11-25T12:00:10.000000Z");
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.strictEqual((await cluster.getLease("shop", NAME))!.renewTime, "2026-11-25T12:00:20.000000Z");
+        await lock.release();
+        assert.strictEqual(await cluster.getLease("shop", NAME), undefined);
+    });
+
+    it("refuses a second holder while the lease is live, naming the holder and when it expires", async () => {
+        const { clock, store: s } = store();
+        await s.acquire(ALICE, () => undefined);
+        await clock.advance(4_000);
+        await assert.rejects(s.acquire(BOB, () => undefined), (err: Error) => {
+            assert.ok(err instanceof LockedError);
+            assert.match(err.message, /held by alice@laptop pid 111 in \/home\/alice\/shop; its lease was renewed 4s ago and expires in 26s \(2026-11-25T12:00:30\.000Z\)/);
+            return true;
+        });
+    });
+
+    it("is taken over once it expired (the holder is gone), counting the transition", async () => {
+        const { clock, cluster, store: s } = store();
+        // What Alice's process left when it was killed: her lease, renewed for the last time now.
+        await cluster.createLease("shop", NAME, {
+            holderIdentity: holderIdentity(ALICE), leaseDurationSeconds: LEASE_DURATION_SECONDS,
+            acquireTime: microTime(T0), renewTime: microTime(T0), leaseTransitions: 0,
+        });
+        await clock.advance(LEASE_DURATION_SECONDS * 1000 - 1);
+        await assert.rejects(s.acquire(BOB, () => undefined), LockedError);
+        await clock.advance(1);
+        const bob = await s.acquire(BOB, () => undefined);
+        assert.strictEqual(bob.tookOver?.holder, holderIdentity(ALICE));
+        const lease = (await cluster.getLease("shop", NAME))!;
+        assert.strictEqual(lease.holderIdentity, holderIdentity(BOB));
+        assert.strictEqual(lease.leaseTransitions, 1);
+        await bob.release();
+    });
+
+    it("tells its holder when someone else took it over, and then neither writes nor deletes it", async () => {
+        const { clock, cluster, store: s } = store();
+        let lost = "";
+        const alice = await s.acquire(ALICE, (why) => { lost = why; });
+        const lease = (await cluster.getLease("shop", NAME))!;
+        await cluster.replaceLease("shop", NAME, { ...lease, holderIdentity: holderIdentity(BOB) });
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.match(lost, /taken over by bob@ci-runner pid 222/);
+        await assert.rejects(alice.log("step", "x"), /taken over/);
+        await alice.release();
+        assert.strictEqual((await cluster.getLease("shop", NAME))?.holderIdentity, holderIdentity(BOB));
+    });
+
+    it("keeps trying when the API server does not answer, and gives up once the lease would have expired", async () => {
+        const { clock, cluster, store: s } = store();
+        let lost = "";
+        const lock = await s.acquire(ALICE, (why) => { lost = why; });
+        cluster.unreachable = true;
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.strictEqual(lost, "");
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.match(lost, /could not renew the operation lock for 30s/);
+        cluster.unreachable = false;
+        await lock.release();
+    });
+
+    it("reads expiry from renewTime and the duration", () => {
+        const info = leaseInfo({ holderIdentity: "x", renewTime: microTime(T0), leaseDurationSeconds: 30 }, T0 + 29_999)!;
+        assert.strictEqual(info.expired, false);
+        assert.strictEqual(leaseInfo({ holderIdentity: "x", renewTime: microTime(T0), leaseDurationSeconds: 30 }, T0 + 30_000)!.expired, true);
+        assert.strictEqual(leaseInfo({ holderIdentity: "", renewTime: microTime(T0) }, T0), undefined, "a released lease holds nothing");
+        assert.deepStrictEqual(parseHolder(holderIdentity(ALICE)), ALICE);
+    });
+});
+
+describe("tool: the operation record and timeline (ConfigMap)", () => {
+    it("writes with the resourceVersion it read and retries a bounded number of times on conflicts", async () => {
+        const { cluster, store: s } = store();
+        const lock = await s.acquire(ALICE, () => undefined);
+        cluster.recordConflicts = 3;
+        await lock.log("step", "one");
+        assert.deepStrictEqual((await s.state()).timeline.map((e) => e.message), ["one"]);
+        cluster.recordConflicts = 5;
+        await assert.rejects(lock.log("step", "two"), /changed under every one of 5 attempts/);
+        await lock.release();
+    });
+
+    it("keeps another writer's change (read-modify-write of the whole data)", async () => {
+        const { cluster, store: s } = store();
+        const lock = await s.acquire(ALICE, () => undefined);
+        await lock.log("step", "one");
+        const current = (await cluster.getRecord("shop", NAME))!;
+        await cluster.replaceRecord("shop", NAME, { data: { ...current.data, note: "kept" }, resourceVersion: current.resourceVersion });
+        await lock.log("step", "two");
+        assert.strictEqual((await cluster.getRecord("shop", NAME))!.data.note, "kept");
+        await lock.release();
+    });
+
+    it("caps the timeline at the last 500 entries", () => {
+        const entry = (i: number) => ({ time: new Date(T0 + i).toISOString(), stack: "dev", by: "a@b", event: "step", message: `m${i}` });
+        let text: string | undefined;
+        for (let i = 0; i < TIMELINE_LIMIT + 20; i += 10) text = appendTimeline(text, Array.from({ length: 10 }, (_, j) => entry(i + j)));
+        const lines = text!.trim().split("\n");
+        assert.strictEqual(lines.length, TIMELINE_LIMIT);
+        assert.strictEqual(JSON.parse(lines[0]).message, "m20");
+        assert.strictEqual(JSON.parse(lines.at(-1)!).message, `m${TIMELINE_LIMIT + 19}`);
+    });
+
+    it("never stores credentials: URL userinfo and secret environment values are redacted", async () => {
+        const env = { PULUMI_CONFIG_PASSPHRASE: "correct horse battery" };
+        assert.strictEqual(redact("postgres://pulumi_state:s3cr3t@127.0.0.1:15432/db failed", env), "postgres://***@127.0.0.1:15432/db failed");
+        assert.strictEqual(redact("passphrase correct horse battery rejected", env), "passphrase *** rejected");
+        assert.strictEqual(sanitizeBackendUrl("postgres://u:pw@127.0.0.1:15432/pulumi_state?sslmode=disable"), "postgres://127.0.0.1:15432/pulumi_state");
+        assert.strictEqual(sanitizeBackendUrl("s3://state?endpoint=minio:9000&secret=x"), "s3://state");
+        const { cluster, store: s } = store();
+        const lock = await s.acquire(ALICE, () => undefined);
+        await lock.log("up-FAIL", "error: postgres://pulumi_state:hunter22@10.0.0.1/x: connection refused");
+        assert.doesNotMatch(JSON.stringify((await cluster.getRecord("shop", NAME))!.data), /hunter22/);
+        await lock.release();
+    });
+
+    it("reports an unreadable record instead of failing status", async () => {
+        const { cluster, store: s } = store();
+        await cluster.createRecord("shop", NAME, { data: { operation: "{not json" } });
+        const state = await s.state();
+        assert.strictEqual(state.record, undefined);
+        assert.match(state.recordProblem ?? "", /not JSON/);
+    });
+});

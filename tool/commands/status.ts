@@ -1,0 +1,55 @@
+/** `sts-canary status [--watch]`: the canary, its pods and the operation every operator shares. */
+import { Command } from "commander";
+import { collectStatus } from "../operator";
+import { operationObjectName, OperationStore } from "../operation";
+import { CanaryStatus, buildStatus, renderStatus, settled } from "../status";
+import { CommandHost, integer } from "./common";
+
+export function register(program: Command, host: CommandHost): void {
+    program.command("status")
+        .description("partition, stable and canary versions, every pod's revision, version, readiness and restarts, and the operation in flight (from the cluster)")
+        .option("-w, --watch", "follow changes (watches, no polling) until every pod is updated and Ready, or Ctrl-C")
+        .option("--watch-seconds <seconds>", "stop watching after this long", integer("--watch-seconds"), 600)
+        .action(async (options: { watch?: boolean; watchSeconds: number }) => {
+            const session = host.session();
+            const ctx = await session.context();
+            const print = (status: CanaryStatus, clear: boolean) => {
+                if (session.globals.json) process.stdout.write(JSON.stringify(status, null, options.watch ? 0 : 2) + "\n");
+                else process.stdout.write(`${clear && process.stdout.isTTY ? "\x1b[2J\x1b[H" : ""}${renderStatus(status)}\n`);
+            };
+            const first = await collectStatus(ctx);
+            print(first, false);
+            if (!options.watch || !first.contract || settled(first)) return;
+
+            const contract = first.contract;
+            const target = { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
+            const store = new OperationStore(ctx.cluster, contract.namespace, contract.statefulSetName, ctx.stack.name, ctx.clock);
+            const config = await ctx.stack.getConfig();
+            let wake: () => void = () => undefined;
+            const watch = await ctx.cluster.watch(target, operationObjectName(contract.statefulSetName), () => wake());
+            const deadline = ctx.clock.now() + options.watchSeconds * 1000;
+            const stop = new AbortController();
+            session.installInterruptHandler();
+            ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
+            try {
+                while (!stop.signal.aborted && ctx.clock.now() < deadline) {
+                    // Sleeps until the watch reports a change (or the deadline); renders at most 4 times a second.
+                    const changed = new AbortController();
+                    wake = () => changed.abort();
+                    const onStop = () => changed.abort();
+                    stop.signal.addEventListener("abort", onStop, { once: true });
+                    await ctx.clock.sleep(Math.max(0, deadline - ctx.clock.now()), changed.signal);
+                    stop.signal.removeEventListener("abort", onStop);
+                    await ctx.clock.sleep(250);
+                    const status = buildStatus({
+                        stack: ctx.stack.name, project: ctx.stack.project, cluster: ctx.cluster.description, contract, config,
+                        live: watch.live(), operation: await store.state(), now: ctx.clock.now(),
+                    });
+                    print(status, true);
+                    if (settled(status)) break;
+                }
+            } finally {
+                watch.stop();
+            }
+        });
+}

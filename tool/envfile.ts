@@ -1,0 +1,11 @@
+/** Reads a KEY=VALUE file such as `.platform/platform.env` (written by platform/up.sh). */
+import * as fs from "fs";
+
+export function readEnvFile(file: string): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+        if (match) env[match[1]] = match[2].replace(/^"(.*)"$/, "$1");
+    }
+    return env;
+}

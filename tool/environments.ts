@@ -1,0 +1,71 @@
+/**
+ * Promotion between stacks (dev -> prod), pure parts: when the source may be promoted from, and
+ * the config change that starts the verified version in the target.
+ */
+import { ConfigEntry, StackConfig } from "./ports";
+import { CanaryStatus } from "./status";
+
+/** Why the source stack cannot be promoted from; empty when it can. */
+export function promotionBlockers(source: CanaryStatus): string[] {
+    const name = source.stack;
+    if (!source.contract) return [`stack ${name} has never been deployed (no stsCanary output)`];
+    if (!source.statefulSet) return [`StatefulSet ${source.contract.namespace}/${source.contract.statefulSetName} of stack ${name} is not in its cluster`];
+    const problems: string[] = [];
+    if (source.operation.running || source.operation.interrupted) problems.push(`stack ${name}: ${source.operation.summary ?? "an operation holds it"}`);
+    if (source.contract.partition !== 0 || source.canaryVersion !== undefined) {
+        problems.push(`stack ${name} is mid-canary (partition ${source.statefulSet.partition}, ${source.templateVersion} over ${source.stableVersion}); finish or roll back first`);
+    }
+    if (source.pendingConfig.length > 0) problems.push(`stack ${name} has config that is not deployed: ${source.pendingConfig.join(", ")}`);
+    const replicas = source.statefulSet.replicas;
+    if (source.ready !== replicas) problems.push(`only ${source.ready}/${replicas} pods of ${name} are Ready`);
+    if (source.updated !== replicas) problems.push(`only ${source.updated}/${replicas} pods of ${name} run the current template`);
+    const off = source.pods.filter((p) => p.version !== source.stableVersion);
+    if (off.length > 0) problems.push(`pods ${off.map((p) => `${p.name} (${p.version ?? "?"})`).join(", ")} of ${name} do not run ${source.stableVersion}`);
+    const unhealthy = source.pods.filter((p) => !["Running", "Terminating"].includes(p.state));
+    if (unhealthy.length > 0) problems.push(`pods ${unhealthy.map((p) => `${p.name} (${p.state})`).join(", ")} of ${name} are not healthy`);
+    return problems;
+}
+
+/** Registry host of a reference (`host[:port]/repo...`). */
+export function registryOf(ref: string): string {
+    return ref.split("/")[0];
+}
+
+/** `version=ref` entries with `version` replaced (or added). */
+export function withPinned(entries: string[], version: string, ref: string): string[] {
+    return [...entries.filter((e) => !e.startsWith(`${version}=`)), `${version}=${ref}`];
+}
+
+/** Default first partition in the target: one canary pod (0 only with one replica). */
+export function safeStartPartition(replicas: number): number {
+    return Math.max(replicas - 1, 0);
+}
+
+/** The list a `pinnedImages` entry holds (structured list, or JSON/comma text); [] when absent. */
+export function pinnedList(entry: ConfigEntry | undefined): string[] {
+    if (!entry) return [];
+    if (Array.isArray(entry.objectValue)) return entry.objectValue.map(String);
+    const text = entry.value.trim();
+    if (text === "") return [];
+    try {
+        const parsed = JSON.parse(text);
+        if (Array.isArray(parsed)) return parsed.map(String);
+    } catch { /* comma list */ }
+    return text.split(",").map((e) => e.trim()).filter((e) => e !== "");
+}
+
+/** Exactly the given keys as they are now: the entry, or null when the key is absent. */
+export function snapshot(config: StackConfig, keys: string[]): Record<string, ConfigEntry | null> {
+    return Object.fromEntries(keys.map((k) => [k, config[k] ? { ...config[k] } : null]));
+}
+
+/** What puts a snapshot back: keys to set (exact entries) and keys to remove (absent before). */
+export function restoreOf(previous: Record<string, ConfigEntry | null>): { set: StackConfig; remove: string[] } {
+    const set: StackConfig = {};
+    const remove: string[] = [];
+    for (const [key, entry] of Object.entries(previous)) {
+        if (entry === null) remove.push(key);
+        else set[key] = entry;
+    }
+    return { set, remove };
+}

@@ -1,0 +1,197 @@
+/**
+ * The ClusterPort on @kubernetes/client-node, for the stack's cluster: resolved from the stack's
+ * own config (`kubernetes:kubeconfig`, `kubernetes:context`, `kubernetes:cluster`) and the
+ * environment exactly as its Kubernetes provider resolves it (components/cluster.ts through
+ * sts-canary/api). Never kubectl, never the environment's current context when the stack names
+ * another one.
+ */
+import * as k8s from "@kubernetes/client-node";
+import {
+    KubeRolloutCluster, apiError, clusterAccessFromConfig, clusterName, describeAccess, kubeconfigSource, labelSelector, loadKubeConfig,
+    podView, revisionVersion, statefulSetView,
+} from "sts-canary/api";
+import type { PodView } from "sts-canary/api";
+import {
+    CanaryTarget, ClusterPort, ClusterUnavailable, Conflict, LeaseObject, LiveState, LiveWatch, RecordObject, StackConfig,
+} from "./ports";
+
+/** Bound of every API call: an unreachable server must not hang a command. */
+const REQUEST_TIMEOUT_MS = 20_000;
+
+/** The stack's cluster, or ClusterUnavailable saying which config could not be used. */
+export function resolveCluster(stackName: string, config: StackConfig, env: NodeJS.ProcessEnv = process.env): KubeCluster {
+    const access = clusterAccessFromConfig((key) => config[`kubernetes:${key}`]?.value);
+    let kc: k8s.KubeConfig;
+    try {
+        kc = loadKubeConfig(access, env);
+    } catch (err) {
+        throw new ClusterUnavailable(`cannot resolve the cluster of stack ${stackName}: ${(err as Error).message}`);
+    }
+    return new KubeCluster(kc, `${clusterName(kc)} from ${describeAccess(access, kubeconfigSource(access, env))}`);
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS / 1000}s`)), REQUEST_TIMEOUT_MS);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class KubeCluster implements ClusterPort {
+    private readonly core: k8s.CoreV1Api;
+    private readonly apps: k8s.AppsV1Api;
+    private readonly coordination: k8s.CoordinationV1Api;
+
+    constructor(private readonly kc: k8s.KubeConfig, readonly description: string) {
+        this.core = kc.makeApiClient(k8s.CoreV1Api);
+        this.apps = kc.makeApiClient(k8s.AppsV1Api);
+        this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    }
+
+    /** One API call: 404 -> undefined, 409 -> Conflict, no answer -> ClusterUnavailable. */
+    private async call<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
+        try {
+            return await withTimeout(run(), what);
+        } catch (err) {
+            const e = apiError(err);
+            if (e.code === 404) return undefined;
+            if (e.code === 409) throw new Conflict(`${what}: ${e.message}`);
+            if (e.code === 0) throw new ClusterUnavailable(`cannot reach the stack's cluster ${this.description}: ${what}: ${e.message}`);
+            throw new Error(`${what} on ${this.description}: ${e.code} ${e.message}`);
+        }
+    }
+
+    async readLive(target: CanaryTarget): Promise<LiveState> {
+        const { namespace, statefulSetName: name, container } = target;
+        const sts = await this.call(`reading StatefulSet ${namespace}/${name}`, () => this.apps.readNamespacedStatefulSet({ name, namespace }));
+        if (!sts) return { pods: [], revisionVersions: {} };
+        const selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
+        const [pods, revisions] = await Promise.all([
+            this.call(`listing the pods of ${namespace}/${name}`, () => this.core.listNamespacedPod({ namespace, labelSelector: selector })),
+            this.call(`listing the revisions of ${namespace}/${name}`, () => this.apps.listNamespacedControllerRevision({ namespace, labelSelector: selector })),
+        ]);
+        const revisionVersions: Record<string, string> = {};
+        for (const rev of revisions?.items ?? []) {
+            if (!(rev.metadata?.ownerReferences ?? []).some((o) => o.kind === "StatefulSet" && o.name === name)) continue;
+            const version = revisionVersion(rev, container);
+            if (version && rev.metadata?.name) revisionVersions[rev.metadata.name] = version;
+        }
+        return {
+            statefulSet: statefulSetView(sts),
+            pods: (pods?.items ?? []).map((p) => podView(p, name, container)).filter((p): p is PodView => p !== undefined).sort((a, b) => a.ordinal - b.ordinal),
+            revisionVersions,
+        };
+    }
+
+    /** List+watch of the StatefulSet and its pods (the rollout check's informer) and of the operation's ConfigMap. */
+    async watch(target: CanaryTarget, objectName: string, onChange: () => void): Promise<LiveWatch> {
+        const { namespace, statefulSetName: name, container } = target;
+        const rollout = new KubeRolloutCluster(this.kc, namespace, name, container);
+        const records = new k8s.ListWatch(`/api/v1/namespaces/${namespace}/configmaps`, new k8s.Watch(this.kc),
+            () => this.core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${objectName}` }), false, undefined, `metadata.name=${objectName}`);
+        records.on("change", () => onChange());
+        records.on("error", () => undefined);
+        try {
+            await withTimeout(rollout.start(onChange), `watching ${namespace}/${name}`);
+            await withTimeout(records.start(), `watching ${namespace}/${objectName}`);
+        } catch (err) {
+            rollout.stop();
+            void records.stop();
+            throw new ClusterUnavailable(`cannot watch ${namespace}/${name} on ${this.description}: ${(err as Error).message}`);
+        }
+        let revisionVersions: Record<string, string> = {};
+        const refreshRevisions = () => rollout.revisionVersions().then((r) => { revisionVersions = r; }, () => undefined);
+        await refreshRevisions();
+        return {
+            live: () => {
+                const statefulSet = rollout.statefulSet();
+                if (statefulSet && (!revisionVersions[statefulSet.currentRevision] || !revisionVersions[statefulSet.updateRevision])) void refreshRevisions();
+                return { statefulSet, pods: rollout.pods(), revisionVersions };
+            },
+            stop: () => {
+                rollout.stop();
+                void records.stop();
+            },
+        };
+    }
+
+    async getLease(namespace: string, name: string): Promise<LeaseObject | undefined> {
+        const lease = await this.call(`reading Lease ${namespace}/${name}`, () => this.coordination.readNamespacedLease({ name, namespace }));
+        return lease ? leaseObject(lease) : undefined;
+    }
+
+    private leaseBody(namespace: string, name: string, lease: LeaseObject): k8s.V1Lease {
+        return {
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+            metadata: { name, namespace, resourceVersion: lease.resourceVersion, labels: { "app.kubernetes.io/managed-by": "sts-canary" } },
+            // MicroTime strings are sent as they are (six fractional digits, as the API server requires).
+            spec: {
+                holderIdentity: lease.holderIdentity, leaseDurationSeconds: lease.leaseDurationSeconds, leaseTransitions: lease.leaseTransitions,
+                acquireTime: lease.acquireTime as unknown as Date, renewTime: lease.renewTime as unknown as Date,
+            },
+        };
+    }
+
+    async createLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject> {
+        const created = await this.call(`creating Lease ${namespace}/${name}`,
+            () => this.coordination.createNamespacedLease({ namespace, body: this.leaseBody(namespace, name, { ...lease, resourceVersion: undefined }) }));
+        if (!created) throw new Error(`creating Lease ${namespace}/${name}: namespace ${namespace} not found`);
+        return leaseObject(created);
+    }
+
+    async replaceLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject> {
+        const replaced = await this.call(`renewing Lease ${namespace}/${name}`,
+            () => this.coordination.replaceNamespacedLease({ name, namespace, body: this.leaseBody(namespace, name, lease) }));
+        if (!replaced) throw new Conflict(`Lease ${namespace}/${name} is gone`);
+        return leaseObject(replaced);
+    }
+
+    async deleteLease(namespace: string, name: string, resourceVersion: string): Promise<void> {
+        await this.call(`deleting Lease ${namespace}/${name}`,
+            () => this.coordination.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion } } }));
+    }
+
+    async getRecord(namespace: string, name: string): Promise<RecordObject | undefined> {
+        const cm = await this.call(`reading ConfigMap ${namespace}/${name}`, () => this.core.readNamespacedConfigMap({ name, namespace }));
+        return cm ? { data: cm.data ?? {}, resourceVersion: cm.metadata?.resourceVersion } : undefined;
+    }
+
+    private configMapBody(namespace: string, name: string, record: RecordObject): k8s.V1ConfigMap {
+        return {
+            apiVersion: "v1", kind: "ConfigMap",
+            metadata: { name, namespace, resourceVersion: record.resourceVersion, labels: { "app.kubernetes.io/managed-by": "sts-canary" } },
+            data: record.data,
+        };
+    }
+
+    async createRecord(namespace: string, name: string, record: RecordObject): Promise<RecordObject> {
+        const created = await this.call(`creating ConfigMap ${namespace}/${name}`,
+            () => this.core.createNamespacedConfigMap({ namespace, body: this.configMapBody(namespace, name, { ...record, resourceVersion: undefined }) }));
+        if (!created) throw new Error(`creating ConfigMap ${namespace}/${name}: namespace ${namespace} not found`);
+        return { data: created.data ?? {}, resourceVersion: created.metadata?.resourceVersion };
+    }
+
+    async replaceRecord(namespace: string, name: string, record: RecordObject): Promise<RecordObject> {
+        const replaced = await this.call(`writing ConfigMap ${namespace}/${name}`,
+            () => this.core.replaceNamespacedConfigMap({ name, namespace, body: this.configMapBody(namespace, name, record) }));
+        if (!replaced) throw new Conflict(`ConfigMap ${namespace}/${name} is gone`);
+        return { data: replaced.data ?? {}, resourceVersion: replaced.metadata?.resourceVersion };
+    }
+}
+
+function timeText(value: unknown): string | undefined {
+    if (value === undefined || value === null) return undefined;
+    return value instanceof Date ? value.toISOString() : String(value);
+}
+
+function leaseObject(lease: k8s.V1Lease): LeaseObject {
+    return {
+        holderIdentity: lease.spec?.holderIdentity ?? undefined,
+        leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? undefined,
+        acquireTime: timeText(lease.spec?.acquireTime),
+        renewTime: timeText(lease.spec?.renewTime),
+        leaseTransitions: lease.spec?.leaseTransitions ?? undefined,
+        resourceVersion: lease.metadata?.resourceVersion,
+    };
+}

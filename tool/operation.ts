@@ -1,0 +1,401 @@
+/**
+ * The operation state, in the cluster next to the StatefulSet, so that every checkout and CI job
+ * sees the same:
+ *   - a coordination.k8s.io/v1 Lease `<sts>-sts-canary`: the lock. Its holderIdentity names who
+ *     and where (`user@host pid N in /checkout`); it lasts LEASE_DURATION_SECONDS and is renewed
+ *     every RENEW_INTERVAL_SECONDS while an operation runs, deleted when it ends. A lease that was
+ *     not renewed in time belongs to an operator that is gone: the next one takes it over.
+ *   - a ConfigMap `<sts>-sts-canary`: `operation` is the in-flight operation (JSON, absent when
+ *     none), `timeline` what the tool did (JSON lines, the last TIMELINE_LIMIT entries). Every
+ *     write carries the resourceVersion it read (optimistic concurrency).
+ * Local files are not used. Expiry compares the lease's renewTime with this machine's clock, so
+ * operators' clocks must agree within a few seconds (NTP), as for Kubernetes leader election.
+ */
+import * as crypto from "crypto";
+import * as os from "os";
+import type { Clock } from "sts-canary/api";
+import { ClusterPort, Conflict, ConfigEntry, LeaseObject } from "./ports";
+
+export const LEASE_DURATION_SECONDS = 30;
+export const RENEW_INTERVAL_SECONDS = 10;
+export const TIMELINE_LIMIT = 500;
+const TIMELINE_MAX_BYTES = 512 * 1024;
+/** Attempts of a read-modify-write before giving up (others kept writing in between). */
+const WRITE_ATTEMPTS = 5;
+
+/** Name of the Lease and of the ConfigMap of a StatefulSet's operations. */
+export function operationObjectName(statefulSetName: string): string {
+    return `${statefulSetName}-sts-canary`;
+}
+
+/** Who runs an operation, and where. */
+export interface Holder {
+    user: string;
+    host: string;
+    pid: number;
+    /** The project directory (checkout) the operator runs in. */
+    checkout: string;
+}
+
+export function currentHolder(checkout: string): Holder {
+    let user = process.env.USER ?? "unknown";
+    try {
+        user = os.userInfo().username;
+    } catch { /* no passwd entry: keep $USER */ }
+    return { user, host: os.hostname(), pid: process.pid, checkout };
+}
+
+/** `alice@laptop pid 4242 in /home/alice/app`: the Lease's holderIdentity. */
+export function holderIdentity(holder: Holder): string {
+    return `${holder.user}@${holder.host} pid ${holder.pid} in ${holder.checkout}`;
+}
+
+export function parseHolder(identity: string): Holder | undefined {
+    const match = /^(.+?)@(\S+) pid (\d+) in (.*)$/.exec(identity);
+    return match ? { user: match[1], host: match[2], pid: Number(match[3]), checkout: match[4] } : undefined;
+}
+
+export type OperationKind = "step" | "promote" | "rollback" | "promote-env";
+
+/** The in-flight operation: enough for any operator to explain it, continue it or roll it back. */
+export interface OperationRecord {
+    format: 1;
+    id: string;
+    kind: OperationKind;
+    stack: string;
+    project: string;
+    /** State backend, without credentials. */
+    backend: string;
+    /** Partitions of the plan, e.g. [4, 3, 1, 0]. */
+    plan: number[];
+    /** Partition being applied (or restored, while rolling back). */
+    currentTarget?: number;
+    phase: "applying" | "rolling-back";
+    stableVersion: string;
+    canaryVersion: string;
+    /** Partition and imageTag when the operation began (a rollback restores the partition). */
+    initialPartition: number;
+    initialImageTag: string;
+    /** The stack config the current step sets (full keys): what a resumed run sets again, since
+     *  another checkout's stack file may be stale. */
+    config: Record<string, ConfigEntry>;
+    /** promote-env: the target's keys before the operation, exactly; null = the key was absent. */
+    previousConfig?: Record<string, ConfigEntry | null>;
+    /** promote-env: the version verified in the source stack, pinned by digest. */
+    pinned?: { version: string; ref: string; fromStack: string };
+    startedBy: Holder;
+    startedAt: string;
+    updatedAt: string;
+}
+
+export interface TimelineEntry {
+    time: string;
+    stack: string;
+    /** user@host of the operator. */
+    by: string;
+    event: string;
+    message: string;
+}
+
+export interface LeaseInfo {
+    holder: string;
+    acquiredAt?: number;
+    renewedAt: number;
+    expiresAt: number;
+    expired: boolean;
+}
+
+export interface OperationState {
+    lease?: LeaseInfo;
+    record?: OperationRecord;
+    /** The record could not be read (not JSON, another format). */
+    recordProblem?: string;
+    timeline: TimelineEntry[];
+}
+
+/** Another operator holds the lock. */
+export class LockedError extends Error {
+    constructor(readonly lease: LeaseInfo, readonly record: OperationRecord | undefined, now: number) {
+        const what = record ? `${record.kind} of ${record.canaryVersion} (plan ${record.plan.join(",") || "-"}, at partition ${record.currentTarget ?? "-"})` : "an operation";
+        super(`locked: ${what} on this stack is held by ${lease.holder}; its lease was renewed ${seconds(now - lease.renewedAt)} ago and `
+            + `expires in ${seconds(lease.expiresAt - now)} (${new Date(lease.expiresAt).toISOString()}) unless renewed. `
+            + "Wait for it, or run the command again after the lease expired to continue or roll back.");
+        this.name = "LockedError";
+    }
+}
+
+/** This operator no longer holds the lock (taken over after it could not renew in time). */
+export class LockLost extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "LockLost";
+    }
+}
+
+function seconds(ms: number): string {
+    return `${Math.max(0, Math.round(ms / 1000))}s`;
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
+export function microTime(ms: number): string {
+    return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+export function leaseInfo(lease: LeaseObject, now: number): LeaseInfo | undefined {
+    if (!lease.holderIdentity) return undefined;
+    const renewedAt = Date.parse(lease.renewTime ?? lease.acquireTime ?? "");
+    const renewed = Number.isFinite(renewedAt) ? renewedAt : 0;
+    const expiresAt = renewed + (lease.leaseDurationSeconds ?? LEASE_DURATION_SECONDS) * 1000;
+    const acquiredAt = Date.parse(lease.acquireTime ?? "");
+    return {
+        holder: lease.holderIdentity, renewedAt: renewed, expiresAt, expired: now >= expiresAt,
+        acquiredAt: Number.isFinite(acquiredAt) ? acquiredAt : undefined,
+    };
+}
+
+/**
+ * Removes credentials from text that goes into the cluster (timeline, record): userinfo of URLs
+ * (`postgres://user:pw@host`) and the values of secret environment variables the tool runs with.
+ */
+export function redact(text: string, env: NodeJS.ProcessEnv = process.env): string {
+    let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, "$1***@");
+    for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "STS_CANARY_REGISTRY_PASSWORD"]) {
+        const value = env[key];
+        if (value && value.length >= 4) out = out.split(value).join("***");
+    }
+    return out;
+}
+
+/** `postgres://user:pw@host:5432/db?sslmode=x` -> `postgres://host:5432/db`. */
+export function sanitizeBackendUrl(url: string): string {
+    try {
+        const parsed = new URL(url);
+        if (parsed.protocol === "file:") return `file://${parsed.pathname}`;
+        return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    } catch {
+        return redact(url).replace(/\?.*$/, "");
+    }
+}
+
+export function newOperationId(): string {
+    return crypto.randomBytes(6).toString("hex");
+}
+
+function parseTimeline(text: string | undefined): TimelineEntry[] {
+    if (!text) return [];
+    return text.split("\n").filter((l) => l.trim() !== "").flatMap((line) => {
+        try {
+            const entry = JSON.parse(line) as TimelineEntry;
+            return typeof entry.event === "string" && typeof entry.message === "string" ? [entry] : [];
+        } catch {
+            return [];
+        }
+    });
+}
+
+/** The timeline with `entries` appended, capped in entries and bytes (oldest dropped). */
+export function appendTimeline(text: string | undefined, entries: TimelineEntry[]): string {
+    const all = [...parseTimeline(text), ...entries].slice(-TIMELINE_LIMIT).map((e) => JSON.stringify(e));
+    let size = all.reduce((sum, l) => sum + l.length + 1, 0);
+    while (all.length > 1 && size > TIMELINE_MAX_BYTES) size -= all.shift()!.length + 1;
+    return all.join("\n") + "\n";
+}
+
+function parseRecord(text: string | undefined): { record?: OperationRecord; problem?: string } {
+    if (!text) return {};
+    try {
+        const record = JSON.parse(text) as OperationRecord;
+        if (record?.format !== 1 || typeof record.kind !== "string") return { problem: "the operation record has an unknown format" };
+        return { record };
+    } catch (err) {
+        return { problem: `the operation record is not JSON: ${(err as Error).message}` };
+    }
+}
+
+export class OperationStore {
+    readonly objectName: string;
+
+    constructor(private readonly cluster: ClusterPort, readonly namespace: string, readonly statefulSetName: string,
+        readonly stack: string, private readonly clock: Clock) {
+        this.objectName = operationObjectName(statefulSetName);
+    }
+
+    /** What any operator sees: the lock, the in-flight operation and the timeline. Read-only. */
+    async state(): Promise<OperationState> {
+        const [lease, object] = await Promise.all([
+            this.cluster.getLease(this.namespace, this.objectName),
+            this.cluster.getRecord(this.namespace, this.objectName),
+        ]);
+        const { record, problem } = parseRecord(object?.data.operation);
+        return {
+            lease: lease ? leaseInfo(lease, this.clock.now()) : undefined,
+            record, recordProblem: problem,
+            timeline: parseTimeline(object?.data.timeline),
+        };
+    }
+
+    /**
+     * Takes the lock: creates the Lease, or takes over one that is released or expired. Throws
+     * LockedError while another operator's lease is live. `onLost` is called if the lock is lost
+     * later (not renewed in time and taken over).
+     */
+    async acquire(holder: Holder, onLost: (why: string) => void): Promise<Lock> {
+        const identity = holderIdentity(holder);
+        for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+            const now = this.clock.now();
+            const existing = await this.cluster.getLease(this.namespace, this.objectName);
+            const fresh: LeaseObject = {
+                holderIdentity: identity, leaseDurationSeconds: LEASE_DURATION_SECONDS,
+                acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
+            };
+            try {
+                if (!existing) {
+                    const lease = await this.cluster.createLease(this.namespace, this.objectName, fresh);
+                    return new Lock(this, this.cluster, this.clock, holder, lease, undefined, onLost);
+                }
+                const info = leaseInfo(existing, now);
+                if (info && !info.expired && info.holder !== identity) {
+                    const { record } = await this.state();
+                    throw new LockedError(info, record, now);
+                }
+                const lease = await this.cluster.replaceLease(this.namespace, this.objectName, {
+                    ...fresh,
+                    leaseTransitions: (existing.leaseTransitions ?? 0) + (info && info.holder !== identity ? 1 : 0),
+                    resourceVersion: existing.resourceVersion,
+                });
+                return new Lock(this, this.cluster, this.clock, holder, lease, info?.expired ? info : undefined, onLost);
+            } catch (err) {
+                if (!(err instanceof Conflict)) throw err;
+                // Someone else wrote the lease between our read and write: look again.
+            }
+        }
+        throw new Error(`could not take the lock ${this.namespace}/${this.objectName}: it changed under every one of ${WRITE_ATTEMPTS} attempts`);
+    }
+
+    /** Read-modify-write of the ConfigMap's data, with the resourceVersion read (bounded retries on conflict). */
+    async update(change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
+        for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+            const current = await this.cluster.getRecord(this.namespace, this.objectName);
+            try {
+                if (!current) await this.cluster.createRecord(this.namespace, this.objectName, { data: change({}) });
+                else await this.cluster.replaceRecord(this.namespace, this.objectName, { data: change({ ...current.data }), resourceVersion: current.resourceVersion });
+                return;
+            } catch (err) {
+                if (!(err instanceof Conflict)) throw err;
+            }
+        }
+        throw new Error(`could not write ${this.namespace}/${this.objectName}: it changed under every one of ${WRITE_ATTEMPTS} attempts`);
+    }
+}
+
+/** The lock while an operation runs: renews the Lease, writes the record and the timeline. */
+export class Lock {
+    readonly identity: string;
+    private lease: LeaseObject;
+    private released = false;
+    private lost?: string;
+    private readonly stop = new AbortController();
+    private renewing: Promise<void> = Promise.resolve();
+    private readonly loop: Promise<void>;
+    private lastRenewed: number;
+
+    constructor(private readonly store: OperationStore, private readonly cluster: ClusterPort, private readonly clock: Clock,
+        readonly holder: Holder, lease: LeaseObject,
+        /** The expired lease this lock took over, if any: its holder is gone. */
+        readonly tookOver: LeaseInfo | undefined,
+        private readonly onLost: (why: string) => void) {
+        this.identity = holderIdentity(holder);
+        this.lease = lease;
+        this.lastRenewed = clock.now();
+        this.loop = this.renewLoop();
+    }
+
+    get by(): string {
+        return `${this.holder.user}@${this.holder.host}`;
+    }
+
+    /** Renews every RENEW_INTERVAL_SECONDS until released or lost. */
+    private async renewLoop(): Promise<void> {
+        while (!this.released && !this.lost) {
+            await this.clock.sleep(RENEW_INTERVAL_SECONDS * 1000, this.stop.signal);
+            if (this.released || this.lost) return;
+            this.renewing = this.renew();
+            await this.renewing;
+        }
+    }
+
+    /** One renewal; a conflict means someone else wrote the lease: it is ours no more unless it still names us. */
+    async renew(attempt = 0): Promise<void> {
+        if (this.released || this.lost) return;
+        const now = this.clock.now();
+        try {
+            this.lease = await this.cluster.replaceLease(this.store.namespace, this.store.objectName, { ...this.lease, renewTime: microTime(now) });
+            this.lastRenewed = now;
+        } catch (err) {
+            if (err instanceof Conflict) {
+                const current = await this.cluster.getLease(this.store.namespace, this.store.objectName).catch(() => undefined);
+                if (current?.holderIdentity === this.identity && attempt < WRITE_ATTEMPTS) {
+                    this.lease = current;
+                    return this.renew(attempt + 1);
+                }
+                return this.lose(`the operation lock was taken over by ${current?.holderIdentity ?? "nobody (it was deleted)"}`);
+            }
+            // The API server did not answer: keep trying until the lease would have expired.
+            if (now - this.lastRenewed >= LEASE_DURATION_SECONDS * 1000) {
+                return this.lose(`could not renew the operation lock for ${LEASE_DURATION_SECONDS}s: ${(err as Error).message}`);
+            }
+        }
+    }
+
+    private lose(why: string): void {
+        if (this.lost) return;
+        this.lost = why;
+        this.stop.abort();
+        this.onLost(why);
+    }
+
+    private check(): void {
+        if (this.lost) throw new LockLost(this.lost);
+        if (this.released) throw new LockLost("the operation lock was released");
+    }
+
+    /** Writes the in-flight operation (the record every operator sees). */
+    async save(record: OperationRecord): Promise<void> {
+        this.check();
+        const text = redact(JSON.stringify({ ...record, updatedAt: new Date(this.clock.now()).toISOString() }));
+        await this.store.update((data) => ({ ...data, operation: text }));
+    }
+
+    /** The operation is over: no record any more. */
+    async clear(): Promise<void> {
+        this.check();
+        await this.store.update((data) => {
+            const rest = { ...data };
+            delete rest.operation;
+            return rest;
+        });
+    }
+
+    /** Appends to the timeline. */
+    async log(event: string, message: string): Promise<TimelineEntry> {
+        this.check();
+        const entry: TimelineEntry = { time: new Date(this.clock.now()).toISOString(), stack: this.store.stack, by: this.by, event, message: redact(message) };
+        await this.store.update((data) => ({ ...data, timeline: appendTimeline(data.timeline, [entry]) }));
+        return entry;
+    }
+
+    /** Ends the lock: stops renewing and deletes the Lease (if it is still ours). */
+    async release(): Promise<void> {
+        if (this.released) return;
+        this.released = true;
+        this.stop.abort();
+        await this.loop;
+        await this.renewing.catch(() => undefined);
+        if (this.lost || !this.lease.resourceVersion) return;
+        try {
+            await this.cluster.deleteLease(this.store.namespace, this.store.objectName, this.lease.resourceVersion);
+        } catch (err) {
+            if (!(err instanceof Conflict)) throw err;
+        }
+    }
+}

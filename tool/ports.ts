@@ -1,0 +1,131 @@
+/**
+ * What the tool's core needs of the outside world, as interfaces: the stack (Pulumi Automation
+ * API: config, up, preview, outputs) and the stack's cluster (the live StatefulSet, the Lease and
+ * the ConfigMap of the operation). The commands wire the real ones (stack.ts, kube.ts); the unit
+ * tests wire in-memory fakes (tests/unit/tool/fakes.ts).
+ */
+import type { PodView, StatefulSetView } from "sts-canary/api";
+
+/** One stack config value, as `pulumi config --json` shows it (objectValue for lists and maps). */
+export interface ConfigEntry {
+    value: string;
+    objectValue?: unknown;
+    secret: boolean;
+}
+
+/** Stack config by full key: `<project>:partition`, `kubernetes:context`, ... */
+export type StackConfig = Record<string, ConfigEntry>;
+
+/** A lock the state backend holds on the stack (a DIY backend's lock file). */
+export interface BackendLock {
+    user: string;
+    host: string;
+    pid: number;
+    /** RFC 3339. */
+    createdAt: string;
+}
+
+/** `pulumi up` failed; `message` is the cause worth showing (the rollout check's words when it failed). */
+export class UpFailed extends Error {
+    constructor(message: string, readonly backendLocks: BackendLock[] = [], readonly interrupted = false) {
+        super(message);
+        this.name = "UpFailed";
+    }
+}
+
+export interface StackPort {
+    readonly name: string;
+    /** Project name: the namespace of the keys the tool sets (`<project>:partition`). */
+    readonly project: string;
+    /** Where the state lives, without credentials (records and messages). */
+    readonly backend: string;
+    getConfig(): Promise<StackConfig>;
+    /** Sets these keys (full keys) exactly as given. */
+    setConfig(values: StackConfig): Promise<void>;
+    removeConfig(keys: string[]): Promise<void>;
+    /** `pulumi up`; rejects with UpFailed. */
+    up(options: { signal?: AbortSignal; onOutput?: (text: string) => void }): Promise<{ seconds: number }>;
+    /** `pulumi preview --diff`: the diff text. */
+    preview(): Promise<string>;
+    /** Stack outputs (plain values). */
+    outputs(): Promise<Record<string, unknown>>;
+    /** Refreshes the StatefulSet's state from the cluster (after an `up` that was stopped half-way). */
+    refreshWorkload(): Promise<void>;
+    /** Removes the state backend's locks on the stack (`pulumi cancel`). */
+    cancelBackendLock(): Promise<void>;
+}
+
+/** Where the canary lives in its cluster (from the stack's `stsCanary` output). */
+export interface CanaryTarget {
+    namespace: string;
+    statefulSetName: string;
+    container: string;
+}
+
+/** What the cluster shows of the canary now. */
+export interface LiveState {
+    statefulSet?: StatefulSetView;
+    pods: PodView[];
+    /** Version of each ControllerRevision of the StatefulSet, by revision name. */
+    revisionVersions: Record<string, string>;
+}
+
+/** A coordination.k8s.io/v1 Lease, as much of it as the lock uses. */
+export interface LeaseObject {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    /** RFC 3339 with microseconds. */
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+    /** Set by the API server; required by replace and delete (optimistic concurrency). */
+    resourceVersion?: string;
+}
+
+/** The ConfigMap's data and version. */
+export interface RecordObject {
+    data: Record<string, string>;
+    resourceVersion?: string;
+}
+
+/** Someone else wrote the object first (HTTP 409), or it already exists. */
+export class Conflict extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "Conflict";
+    }
+}
+
+/** The stack's cluster could not be resolved or reached: nothing was read or changed there. */
+export class ClusterUnavailable extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ClusterUnavailable";
+    }
+}
+
+/** A live view that follows changes (watches), for `status --watch`. */
+export interface LiveWatch {
+    live(): LiveState;
+    stop(): void;
+}
+
+export interface ClusterPort {
+    /** Where requests go and why, e.g. `https://127.0.0.1:6443 (context local) from kubernetes:kubeconfig (/x)`. */
+    readonly description: string;
+    readLive(target: CanaryTarget): Promise<LiveState>;
+    /** Follows the StatefulSet, its pods and the operation's ConfigMap; `onChange` after each change. */
+    watch(target: CanaryTarget, objectName: string, onChange: () => void): Promise<LiveWatch>;
+    getLease(namespace: string, name: string): Promise<LeaseObject | undefined>;
+    /** Conflict when it exists. */
+    createLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject>;
+    /** Conflict when `lease.resourceVersion` is not the current one. */
+    replaceLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject>;
+    /** Conflict when `resourceVersion` is not the current one; nothing when it is gone. */
+    deleteLease(namespace: string, name: string, resourceVersion: string): Promise<void>;
+    getRecord(namespace: string, name: string): Promise<RecordObject | undefined>;
+    /** Conflict when it exists. */
+    createRecord(namespace: string, name: string, record: RecordObject): Promise<RecordObject>;
+    /** Conflict when `record.resourceVersion` is not the current one. */
+    replaceRecord(namespace: string, name: string, record: RecordObject): Promise<RecordObject>;
+}

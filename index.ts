@@ -1,6 +1,6 @@
 // Reads stack config, validates it before anything is registered, and composes the canary.
 import * as pulumi from "@pulumi/pulumi";
-import { StatefulSetCanary } from "./components/canary";
+import { StatefulSetCanary } from "sts-canary/canary";
 import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, validateSettings } from "./program/settings";
 import { seedCanaryArgs } from "./program/seed";
 

@@ -7,7 +7,7 @@ export type { CanaryContract } from "./canary";
 export { ClusterAccess, KubeconfigSource, clusterAccessFromConfig, describeAccess, kubeconfigSource } from "./cluster";
 export { PodView, StatefulSetView, STUCK_REASONS, Verdict, decide, stuckReason } from "./rollout/decide";
 export { DesiredStep, LiveVersions, StepDescription, describeStep, podRanges } from "./rollout/describe";
-export { GateResult } from "./rollout/gates";
+export { GateResult, GateSettings, HttpCheck, MetricCheck } from "./rollout/gates";
 export { httpGet } from "./rollout/http";
 export { KubeRolloutCluster, apiError, clusterName, loadKubeConfig } from "./rollout/kube";
 export { Clock, realClock } from "./rollout/runner";

@@ -3,8 +3,8 @@
  * to StatefulSetCanary arguments with the version-page preset.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { CanaryArgs } from "../components/args";
-import { VERSION_PAGE_CONTAINER, versionPageGate, versionPagePodSpec, versionPageService } from "../components/presets";
+import type { CanaryArgs } from "sts-canary/args";
+import { VERSION_PAGE_CONTAINER, versionPageGate, versionPagePodSpec, versionPageService } from "sts-canary/presets";
 import type { CanarySettings } from "./settings";
 
 /** The seed's app on the general component: the nginx version-page preset, every setting from stack config. */

@@ -7,10 +7,10 @@
 import {
     LABEL_KEY, LABEL_VALUE, TAG, dnsLabelProblem, oneOfProblem, pathComponentProblem, pinnedRefProblem, rangeProblem, registryProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
-} from "../components/checks";
-import type { MetricCheck } from "../components/rollout/gates";
-import { MUTABLE_TAGS } from "../components/tags";
-import { IMAGE_BUILDERS, LIMITS as ARG_LIMITS } from "../components/validate";
+} from "sts-canary/checks";
+import type { MetricCheck } from "sts-canary/api";
+import { MUTABLE_TAGS } from "sts-canary/tags";
+import { IMAGE_BUILDERS, LIMITS as ARG_LIMITS } from "sts-canary/validate";
 
 export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
 

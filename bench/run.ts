@@ -4,13 +4,16 @@
  *
  *   1. one canary step (v1 -> v2 at partition 3 of 5): `pulumi up` of this program vs
  *      `kubectl apply -f` + `kubectl rollout status` of the same StatefulSet, same cluster and
- *      images, alternating runs; our time split into engine start-up, program + diff, apply + wait
- *   2. no-op `pulumi up` and `pulumi preview`, with proof that no image was rebuilt or pushed
+ *      images, alternating runs; our time split into phases (engine events and the start times
+ *      of the processes the engine starts: language host, program, providers)
+ *   2. no-op `pulumi up` and `pulumi preview`, split the same way, with proof that no image was
+ *      rebuilt or pushed
  *   3. scale: 5, 50, 500 replicas on kwok nodes (real StatefulSet controller): one canary step,
  *      a full promotion, peak memory of the Pulumi processes
  *   4. unit and e2e suite wall times
  *
- * Options: --runs N (default 5), --sizes 5,50,500, --skip-scale, --skip-e2e, --skip-suites.
+ * Options: --runs N (default 5), --sizes 5,50,500, --skip-scale, --skip-e2e, --skip-suites,
+ * --quick (3 runs, sizes 5,50, no suites: a few minutes; what CI prints).
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -24,37 +27,100 @@ import { Stat, fmt, peakMemory, round, stat, table } from "./measure";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
-const RUNS = Number(option("runs", "5"));
-const SIZES = option("sizes", "5,50,500").split(",").map(Number);
+const QUICK = args.includes("--quick");
+const RUNS = Number(option("runs", QUICK ? "3" : "5"));
+const SIZES = option("sizes", QUICK ? "5,50" : "5,50,500").split(",").map(Number);
 const say = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const seconds = (from: number) => (Date.now() - from) / 1000;
 
 // ---------------------------------------------------------------- 1. canary step
-interface StepTiming { total: number; startup: number; program: number; apply: number; finish: number }
+/**
+ * Where the time of one `pulumi up`/`preview` goes, from its engine events and the start times of
+ * the processes the engine starts (polled from /proc, 10 ms apart):
+ *   start-up   CLI start, backend, update metadata, until the program process starts
+ *   program    program process start until it registers the stack resource (node, modules)
+ *   resources  until the StatefulSet's step starts: registrations, Check/Diff, provider start-ups
+ *   apply      the StatefulSet's own step (the provider does not wait: skipAwait)
+ *   rollout    the RolloutCheck's step: the wait for the pods, and the gates
+ *   finish     outputs, checkpoint, plugin shutdown, CLI exit
+ */
+interface StepTiming { total: number; startup: number; program: number; resources: number; apply: number; rollout: number; finish: number;
+    dynamicProviderStart: number; kubernetesProviderStart: number; changes?: string }
 
-/** `up` with engine events, split at the first event and at the StatefulSet's pre/outputs events. */
-async function timedUp(stack: Stack): Promise<StepTiming> {
+function processStarts(): { stop: () => Record<string, number> } {
+    const ticks = 100; // USER_HZ on Linux
+    const boot = Number(/btime (\d+)/.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1] ?? 0);
+    const seen: Record<string, number> = {};
+    const patterns: [string, RegExp][] = [
+        ["program", /@pulumi\/pulumi\/cmd\/run\/index\.js/], ["dynamicProvider", /cmd\/dynamic-provider/], ["kubernetesProvider", /pulumi-resource-kubernetes/],
+    ];
+    const poll = () => {
+        for (const pid of fs.readdirSync("/proc")) {
+            if (!/^\d+$/.test(pid)) continue;
+            try {
+                const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+                for (const [name, re] of patterns) {
+                    if (seen[name] !== undefined || !re.test(cmd)) continue;
+                    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                    seen[name] = (boot + Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) / ticks) * 1000;
+                }
+            } catch { /* gone */ }
+        }
+    };
+    const timer = setInterval(poll, 10);
+    return { stop: () => { clearInterval(timer); return seen; } };
+}
+
+/** `up` (or `preview`) with its phases. */
+async function timedRun(stack: Stack, kind: "up" | "preview" = "up"): Promise<StepTiming> {
     const t0 = Date.now();
-    let first = 0;
-    let stsPre = 0;
-    let stsDone = 0;
+    const marks: Record<string, number> = {};
     const onEvent = (event: EngineEvent) => {
         const now = Date.now();
-        if (!first) first = now;
         const urn = event.resourcePreEvent?.metadata.urn ?? event.resOutputsEvent?.metadata.urn ?? "";
-        if (!urn.includes("kubernetes:apps/v1:StatefulSet")) return;
-        if (event.resourcePreEvent && !stsPre) stsPre = now;
-        if (event.resOutputsEvent) stsDone = now;
+        const phase = event.resourcePreEvent ? "pre" : event.resOutputsEvent ? "out" : "";
+        if (!phase) return;
+        const what = urn.includes("pulumi:pulumi:Stack") ? "stack" : urn.includes("kubernetes:apps/v1:StatefulSet") ? "sts"
+            : urn.includes("sts-canary:RolloutCheck") ? "check" : "";
+        if (what && marks[`${what}-${phase}`] === undefined) marks[`${what}-${phase}`] = now;
     };
-    await stack.up({ onEvent, color: "never" });
+    const procs = processStarts();
+    let changes: string | undefined;
+    if (kind === "up") changes = JSON.stringify((await stack.up({ onEvent, color: "never" })).summary.resourceChanges);
+    else await stack.preview({ onEvent, color: "never" });
     const end = Date.now();
-    stsPre ||= end;
-    stsDone ||= end;
+    const started = procs.stop();
+    const at = (key: string, fallback: number) => marks[key] ?? fallback;
+    const program = started.program ?? at("stack-pre", end);
+    const stackPre = at("stack-pre", end);
+    const stsPre = at("sts-pre", at("check-pre", end));
+    const stsOut = at("sts-out", stsPre);
+    const checkOut = at("check-out", stsOut);
+    const s = (ms: number) => Math.max(ms, 0) / 1000;
     return {
-        total: (end - t0) / 1000, startup: (first - t0) / 1000, program: (stsPre - first) / 1000,
-        apply: (stsDone - stsPre) / 1000, finish: (end - stsDone) / 1000,
+        total: s(end - t0), startup: s(program - t0), program: s(stackPre - program), resources: s(stsPre - stackPre),
+        apply: s(stsOut - stsPre), rollout: s(checkOut - stsOut), finish: s(end - checkOut),
+        dynamicProviderStart: s((started.dynamicProvider ?? end) - t0), kubernetesProviderStart: s((started.kubernetesProvider ?? end) - t0),
+        changes,
     };
 }
+
+const PHASES: [keyof StepTiming, string][] = [
+    ["startup", "start-up: CLI, backend, update metadata, until the program process starts"],
+    ["program", "program: node, modules, until the stack resource is registered"],
+    ["resources", "resources: registrations, Check/Diff, provider start-ups, until the StatefulSet step"],
+    ["apply", "apply: the StatefulSet's step (the provider does not wait)"],
+    ["rollout", "rollout check: pods moved and Ready, gates"],
+    ["finish", "finish: outputs, checkpoint, exit"],
+    ["dynamicProviderStart", "(dynamic provider process started at)"],
+    ["kubernetesProviderStart", "(kubernetes provider process started at)"],
+];
+
+function splitTable(runs: StepTiming[]): string {
+    return table(["phase", "time"], PHASES.map(([k, label]) => [label, fmt(stat(runs.map((r) => Number(r[k]))))]));
+}
+
+const describeTiming = (t: StepTiming) => PHASES.slice(0, 6).map(([k]) => `${k} ${Number(t[k]).toFixed(2)}`).join(", ");
 
 function manifest(ns: string, image: string, version: string, partition: number, env: Record<string, string>): string {
     const auth = Buffer.from(`${env.STS_CANARY_REGISTRY_USER}:${env.STS_CANARY_REGISTRY_PASSWORD}`).toString("base64");
@@ -120,10 +186,10 @@ async function canaryStep(env: Record<string, string>) {
         await setConfig(stack, { imageTag: "v1", partition: "0" });
         await stack.up({ color: "never" });
         await setConfig(stack, { imageTag: "v2", partition: "3" });
-        const t = await timedUp(stack);
+        const t = await timedRun(stack);
         await verifyCanary("bench-pulumi", "web");
         ours.push(t);
-        say(`   pulumi up: ${t.total.toFixed(2)}s (start-up ${t.startup.toFixed(2)}, program+diff ${t.program.toFixed(2)}, apply+wait ${t.apply.toFixed(2)}, finish ${t.finish.toFixed(2)})`);
+        say(`   pulumi up: ${t.total.toFixed(2)}s (${describeTiming(t)})`);
     };
     const runTheirs = async () => {
         await kubectlStep(files.v1, "bench-kubectl");
@@ -137,13 +203,13 @@ async function canaryStep(env: Record<string, string>) {
     }
     await kubectl(["delete", "namespace", "bench-kubectl", "--wait=false"]);
     fs.rmSync(dir, { recursive: true, force: true });
-    const pick = (k: keyof StepTiming) => stat(ours.map((t) => t[k]));
+    const pick = (k: keyof StepTiming) => stat(ours.map((t) => Number(t[k])));
     return {
         stack,
         result: {
             pulumiUp: pick("total"), kubectl: stat(theirs),
             ratio: round(pick("total").median / stat(theirs).median),
-            split: { engineStartup: pick("startup"), programAndDiff: pick("program"), applyAndWait: pick("apply"), finish: pick("finish") },
+            split: Object.fromEntries(PHASES.map(([k]) => [k, pick(k)])), runs: ours,
         },
     };
 }
@@ -155,22 +221,23 @@ async function noOp(stack: Stack) {
     await stack.up({ color: "never" });
     const imagesBefore = JSON.stringify((await stack.outputs()).images.value);
     const pushesBefore = await registryManifestPushes();
-    const ups: number[] = [];
-    const previews: number[] = [];
+    const ups: StepTiming[] = [];
+    const previews: StepTiming[] = [];
     const changes: string[] = [];
     for (let i = 0; i < RUNS; i++) {
-        let t0 = Date.now();
-        const up = await stack.up({ color: "never" });
-        ups.push(seconds(t0));
-        changes.push(JSON.stringify(up.summary.resourceChanges));
-        t0 = Date.now();
-        await stack.preview({ color: "never" });
-        previews.push(seconds(t0));
+        const up = await timedRun(stack, "up");
+        ups.push(up);
+        changes.push(up.changes ?? "");
+        previews.push(await timedRun(stack, "preview"));
     }
     const pushes = (await registryManifestPushes()) - pushesBefore;
     const imagesUnchanged = JSON.stringify((await stack.outputs()).images.value) === imagesBefore;
-    say(`   up ${fmt(stat(ups))}, preview ${fmt(stat(previews))}, manifest pushes ${pushes}, image digests unchanged ${imagesUnchanged}`);
-    return { up: stat(ups), preview: stat(previews), registryManifestPushes: pushes, imageDigestsUnchanged: imagesUnchanged, resourceChanges: [...new Set(changes)] };
+    const total = (list: StepTiming[]) => stat(list.map((t) => t.total));
+    say(`   up ${fmt(total(ups))}, preview ${fmt(total(previews))}, manifest pushes ${pushes}, image digests unchanged ${imagesUnchanged}`);
+    return {
+        up: total(ups), preview: total(previews), upRuns: ups, previewRuns: previews,
+        registryManifestPushes: pushes, imageDigestsUnchanged: imagesUnchanged, resourceChanges: [...new Set(changes)],
+    };
 }
 
 // ---------------------------------------------------------------- 3. scale
@@ -196,13 +263,13 @@ async function scale() {
 
             await setConfig(stack, { imageTag: "v2", partition: String(replicas - 1) });
             memory = peakMemory();
-            const step = await timedUp(stack);
+            const step = await timedRun(stack);
             const stepPeak = memory.stop();
             const canary = await getStatefulSet(name, "web");
             if (canary?.updatedReplicas !== 1 || canary.readyReplicas !== replicas) {
                 throw new Error(`${name}: after the canary step ${canary?.updatedReplicas} updated / ${canary?.readyReplicas} ready`);
             }
-            say(`   ${replicas} replicas: canary step (1 pod) ${step.total.toFixed(2)}s, apply+wait ${step.apply.toFixed(2)}s, peak ${stepPeak} MB`);
+            say(`   ${replicas} replicas: canary step (1 pod) ${step.total.toFixed(2)}s, rollout check ${step.rollout.toFixed(2)}s, peak ${stepPeak} MB`);
 
             await setConfig(stack, { partition: "0" });
             memory = peakMemory();
@@ -213,7 +280,9 @@ async function scale() {
             if (sts?.updatedReplicas !== replicas || sts.readyReplicas !== replicas) throw new Error(`${name}: promotion incomplete`);
             say(`   ${replicas} replicas: full promotion ${promotion.seconds}s, peak ${promotion.peakMb} MB`);
             rows.push({
-                replicas, create, canaryStep: { seconds: round(step.total), applyAndWait: round(step.apply), engineOverhead: round(step.total - step.apply), peakMb: stepPeak },
+                replicas, create, canaryStep: {
+                    seconds: round(step.total), applyAndWait: round(step.apply + step.rollout), engineOverhead: round(step.total - step.apply - step.rollout), peakMb: stepPeak,
+                },
                 fullPromotion: promotion,
             });
             await stack.destroy({ color: "never" });
@@ -252,7 +321,7 @@ async function main() {
     await stack.destroy({ color: "never" });
     await stack.workspace.removeStack("bench-step");
     const scaleRows = args.includes("--skip-scale") ? [] : await scale();
-    const suiteTimes = args.includes("--skip-suites") ? undefined : await suites();
+    const suiteTimes = args.includes("--skip-suites") || QUICK ? undefined : await suites();
     const results = { started, finished: new Date().toISOString(), runs: RUNS, machine, canaryStep: step, noOp: noop, scale: scaleRows, suites: suiteTimes };
     fs.mkdirSync(path.join(REPO_ROOT, "bench/results"), { recursive: true });
     fs.writeFileSync(path.join(REPO_ROOT, "bench/results/latest.json"), JSON.stringify(results, null, 2) + "\n");
@@ -262,19 +331,16 @@ async function main() {
     out.push("", "Canary step v1 -> v2 at partition 3 of 5 (until 2 pods updated and all Ready):", table(
         ["tool", "time", "ratio"],
         [["pulumi up (this program)", fmt(step.pulumiUp), `${step.ratio}x`], ["kubectl apply + rollout status", fmt(step.kubectl), "1x"]]));
-    out.push("", "pulumi up split:", table(["phase", "time"], [
-        ["engine start-up (CLI, plugins, until the first engine event)", fmt(step.split.engineStartup)],
-        ["program + diff (until the StatefulSet update starts)", fmt(step.split.programAndDiff)],
-        ["apply + partition-aware wait", fmt(step.split.applyAndWait)],
-        ["finish (outputs, checkpoint, exit)", fmt(step.split.finish)],
-    ]));
+    out.push("", "pulumi up of the canary step, split:", splitTable(step.runs));
     out.push("", "Nothing changed:", table(["command", "time", "registry manifest pushes", "image digests"], [
         ["pulumi up", fmt(noop.up), String(noop.registryManifestPushes), noop.imageDigestsUnchanged ? "unchanged" : "CHANGED"],
         ["pulumi preview", fmt(noop.preview), "", ""],
     ]));
+    out.push("", "No-op pulumi up, split:", splitTable(noop.upRuns));
+    out.push("", "pulumi preview, split:", splitTable(noop.previewRuns));
     if (scaleRows.length > 0) {
         out.push("", "Scale (kwok nodes, real StatefulSet controller; 1 run each):", table(
-            ["replicas", "create", "canary step (1 pod)", "of which apply+wait", "engine overhead", "full promotion", "peak MB (step / promotion)"],
+            ["replicas", "create", "canary step (1 pod)", "of which apply + rollout check", "engine overhead", "full promotion", "peak MB (step / promotion)"],
             scaleRows.map((r) => [r.replicas, `${r.create.seconds}s`, `${r.canaryStep.seconds}s`, `${r.canaryStep.applyAndWait}s`,
                 `${r.canaryStep.engineOverhead}s`, `${r.fullPromotion.seconds}s`, `${r.canaryStep.peakMb} / ${r.fullPromotion.peakMb}`])));
     }

@@ -10,7 +10,7 @@ NAMESPACE=sts APP=nginx NODE_PORT=30080
 
 [[ -d node_modules/@pulumi/pulumi ]] || step "npm ci" npm ci --no-audit --no-fund
 # The program and the component package run compiled (dist/, components/dist/).
-step "npm run build" npm run build
+step "npm run build:run" npm run build:run
 "$REPO_ROOT/platform/up.sh"
 set -a; source "$STATE/platform.env"; set +a
 

@@ -282,8 +282,10 @@ async function rollbackWith(op: Operation, reason: string, record: OperationReco
         restorePartition = record?.initialPartition ?? canary.contract.partition;
         set = { [op.key.imageTag]: value(stable), [op.key.partition]: value(restorePartition) };
     }
-    // Pods below every partition this operation applied were never moved: they must stay as they are.
-    const canaryFrom = Math.min(sts.partition, canary.contract.partition, restorePartition, record?.currentTarget ?? Infinity);
+    // Pods below every partition at which a version other than the stable one was applied never
+    // moved: they must stay as they are (same pod, same restarts).
+    const canaryFrom = Math.min(sts.partition, record?.currentTarget ?? sts.partition,
+        canary.contract.templateVersion !== stable ? canary.contract.partition : sts.partition);
     const untouched = canary.live.pods.filter((p) => p.ordinal < canaryFrom).map((p) => ({ name: p.name, uid: p.uid }));
     const rec: OperationRecord = record ? { ...record } : op.newRecord("rollback", [], canary.templateVersion);
     rec.phase = "rolling-back";

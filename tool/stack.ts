@@ -24,11 +24,13 @@ export function parseBackendLocks(text: string): BackendLock[] {
  */
 export function upFailureCause(text: string): string {
     const lines = text.split("\n").map((l) => l.replace(/\s+$/, ""));
-    const start = lines.findIndex((l) => /rollout of StatefulSet .* failed/.test(l));
+    // The full message is in the Diagnostics section (the progress lines show only its first line).
+    const diagnostics = lines.findIndex((l) => l.trim() === "Diagnostics:");
+    const start = lines.findIndex((l, i) => i > diagnostics && /rollout of StatefulSet .* failed/.test(l));
     if (start >= 0) {
         const out = [lines[start].replace(/^.*?(rollout of StatefulSet)/, "$1")];
         for (const line of lines.slice(start + 1, start + 40)) {
-            if (!/^\s{2,}\S/.test(line) || /^\s*(Resources|Duration|Outputs):/.test(line)) break;
+            if (line.trim() === "" || !/^\s{2,}\S/.test(line)) break;
             out.push(line.trim());
         }
         return out.join("\n");
@@ -39,7 +41,7 @@ export function upFailureCause(text: string): string {
     }
     const errors = lines.filter((l) => /\berror: /i.test(l)).map((l) => l.trim().replace(/^.*?\berror: /i, "error: "))
         .filter((l) => !/^error: (update|preview) failed$/.test(l));
-    return (errors.slice(-3).join(" | ") || text.trim().split("\n").slice(-3).join(" | ")).slice(0, 1500);
+    return ([...new Set(errors)].slice(-3).join(" | ") || text.trim().split("\n").slice(-3).join(" | ")).slice(0, 1500);
 }
 
 export class AutomationStack implements StackPort {

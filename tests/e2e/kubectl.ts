@@ -141,3 +141,23 @@ export function tagOf(image: string): string | undefined {
     const match = /:([^:/]+)$/.exec(withoutDigest);
     return match ? match[1] : undefined;
 }
+
+/** The sts-canary tool's objects next to a StatefulSet (its Lease and ConfigMap), read with kubectl. */
+export async function operationObjects(namespace: string, statefulSetName: string): Promise<{
+    lease?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+    record?: any;
+    timeline: { time: string; by: string; event: string; message: string }[];
+}> {
+    const name = `${statefulSetName}-sts-canary`;
+    const get = async (kind: string) => {
+        try {
+            return await kubectlJson(["get", kind, name, "-n", namespace]);
+        } catch (err) {
+            if (/NotFound|not found/.test(String(err))) return undefined;
+            throw err;
+        }
+    };
+    const [lease, cm] = await Promise.all([get("leases.coordination.k8s.io"), get("configmap")]);
+    const timeline = String(cm?.data?.timeline ?? "").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+    return { lease: lease?.spec, record: cm?.data?.operation ? JSON.parse(cm.data.operation) : undefined, timeline };
+}

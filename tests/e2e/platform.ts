@@ -71,17 +71,33 @@ export async function registryManifestPushes(): Promise<number> {
     return Number(out.trim());
 }
 
-/** Runs the sts-canary CLI as a user would; resolves with its exit code and output. */
-export function runCli(args: string[], options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}):
-    Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+export interface CliOptions {
+    timeoutMs?: number;
+    onSpawn?: (pid: number) => void;
+    /** Project directory to run in (default: the repository). */
+    cwd?: string;
+    /** Environment of the tool (default: this process's). */
+    env?: NodeJS.ProcessEnv;
+    /** In its own process group, so that `process.kill(-pid)` ends it and every child (pulumi, providers). */
+    detached?: boolean;
+    /** Called with every chunk it prints (stdout and stderr). */
+    onOutput?: (text: string) => void;
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string; seconds: number }
+
+/** Runs the sts-canary CLI (tool/bin/sts-canary.js, the compiled tool) as a user would; resolves with its exit code and output. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
     const bin = path.join(REPO_ROOT, "tool", "bin", "sts-canary.js");
     const started = Date.now();
     return new Promise((resolve) => {
-        const child = spawn(process.execPath, [bin, ...args], { cwd: REPO_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, [bin, ...args], {
+            cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: options.detached ?? false,
+        });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); options.onOutput?.(d.toString()); });
+        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); options.onOutput?.(d.toString()); });
         const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 900_000);
         if (child.pid) options.onSpawn?.(child.pid);
         child.on("close", (code, signal) => {

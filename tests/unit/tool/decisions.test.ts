@@ -163,14 +163,25 @@ describe("tool: status", () => {
 });
 
 describe("tool: pulumi output it understands", () => {
-    it("takes the rollout check's cause of a failed up", () => {
+    it("takes the rollout check's whole cause from the Diagnostics of a failed up", () => {
+        // As `pulumi up` prints it (stdout of the Automation API's CommandError), shortened.
         const text = [
-            "Updating (dev):", "    pulumi-nodejs:dynamic/sts-canary:RolloutCheck web-rollout updating (12s) error: rollout of StatefulSet shop/web failed: pod web-4 (ordinal 4, revision web-6f, image r:v3@sha256:1, 2 restart(s)): CrashLoopBackOff",
-            "      last warning events of web-4:", "        BackOff: Back-off restarting failed container", "Resources:", "    5 unchanged",
+            " ~  pulumi-nodejs:dynamic/sts-canary:RolloutCheck shop-rollout updating (0s) [diff: ~partition]; error: rollout of StatefulSet shop/web failed its gates:",
+            "    pulumi:pulumi:Stack sts-canary-dev **failed** 1 error",
+            "Diagnostics:", "  pulumi:pulumi:Stack (sts-canary-dev):", "    error: update failed", "",
+            "  pulumi-nodejs:dynamic/sts-canary:RolloutCheck (shop-rollout):",
+            "    error: rollout of StatefulSet shop/web failed its gates:",
+            '    gate http failed: web-4 /version.html: HTTP 200 "<h1>This is V2</h1>" (expected HTTP 200 matching /This is V4/)', "",
+            "Outputs:", "  - imageTag: \"v1\"",
         ].join("\n");
-        assert.strictEqual(upFailureCause(text), "rollout of StatefulSet shop/web failed: pod web-4 (ordinal 4, revision web-6f, image r:v3@sha256:1, 2 restart(s)): CrashLoopBackOff\n"
+        assert.strictEqual(upFailureCause(text), "rollout of StatefulSet shop/web failed its gates:\n"
+            + 'gate http failed: web-4 /version.html: HTTP 200 "<h1>This is V2</h1>" (expected HTTP 200 matching /This is V4/)');
+        const crash = ["Diagnostics:", "  pulumi-nodejs:dynamic/sts-canary:RolloutCheck (web-rollout):",
+            "    error: rollout of StatefulSet shop/web failed: pod web-4 (ordinal 4, revision web-6f, image r:v3@sha256:1, 2 restart(s)): CrashLoopBackOff",
+            "      last warning events of web-4:", "        BackOff: Back-off restarting failed container", ""].join("\n");
+        assert.strictEqual(upFailureCause(crash), "rollout of StatefulSet shop/web failed: pod web-4 (ordinal 4, revision web-6f, image r:v3@sha256:1, 2 restart(s)): CrashLoopBackOff\n"
             + "last warning events of web-4:\nBackOff: Back-off restarting failed container");
-        assert.strictEqual(upFailureCause("stderr: error: invalid stack configuration\nerror: update failed"), "error: invalid stack configuration");
+        assert.strictEqual(upFailureCause(" stderr: error: invalid stack configuration\nerror: update failed"), "error: invalid stack configuration");
     });
 
     it("reads the locks of a DIY state backend from its error", () => {

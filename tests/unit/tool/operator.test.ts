@@ -74,6 +74,7 @@ describe("tool: step", () => {
         assert.deepStrictEqual(env.cluster.pods.slice(0, 4).map((p) => p.uid), before.slice(0, 4));
         const state = await env.store.state();
         assert.deepStrictEqual(state.timeline.map((e) => e.event), ["step", "up-FAIL", "rollback", "rolled-back"]);
+        assert.match(state.timeline[3].message, /pods web-0, web-1, web-2, web-3 untouched$/);
         assert.strictEqual(state.record, undefined);
     });
 

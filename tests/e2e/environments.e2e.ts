@@ -1,15 +1,15 @@
 /**
  * Environments and review on the local platform: guardrail policies on a bad program and on the
- * real one, dev -> prod promotion by digest with the tool, the component package used from a
- * Pulumi YAML program, and the GitHub workflows checked by actionlint.
+ * real one, dev -> prod promotion by digest with the tool, and the GitHub workflows checked by
+ * actionlint. (The YAML example has its own tests: yaml.e2e.ts, and tool-yaml.e2e.ts for the tool.)
  */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { getPods, tagOf } from "../../components/cli/kube";
-import { getConfigValue, openStack, setConfig, timedUp } from "../../components/cli/stack";
+import { Stack } from "@pulumi/pulumi/automation";
+import { getPods, operationObjects, tagOf } from "./kubectl";
+import { getConfigValue, openStack, setConfig, timedUp } from "./stack";
 import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes, run, runCli } from "./platform";
 
 const POLICY_PACK = path.join(REPO_ROOT, "policy");
@@ -33,7 +33,8 @@ describe("policy pack on the local platform", function () {
     it("fails a program that breaks every guardrail, naming each policy", async () => {
         const env = loadPlatformEnv();
         bad = await openStack({ stackName: "policy-prod", workDir: path.join(REPO_ROOT, "tests/policy/bad-program"), envVars: env }, true);
-        await setConfig(bad, { "sts-canary:registryServer": env.STS_CANARY_REGISTRY, "kubernetes:kubeconfig": env.KUBECONFIG });
+        // The pack reads registryServer from the checked stack's own project (sts-canary-policy-bad).
+        await setConfig(bad, { "sts-canary-policy-bad:registryServer": env.STS_CANARY_REGISTRY, "kubernetes:kubeconfig": env.KUBECONFIG });
         const error = await bad.preview({ policyPacks: [POLICY_PACK], color: "never" }).then(() => undefined, (err: Error) => err);
         assert.ok(error, "the preview of the bad program passed the policy pack");
         const text = String(error.message);
@@ -52,15 +53,16 @@ describe("dev -> prod promotion on the local platform", function () {
     before(async () => {
         dev = await localStack("e2e-env-dev", {
             namespace: devNs, appName: "web", nodePort: "30093", replicas: "3", versions: ["v1", "v2"],
-            imageTag: "v1", partition: "0", gateBakeSeconds: "3",
+            imageTag: "v1", partition: "0", bakeSeconds: "2",
         });
         prod = await localStack("e2e-env-prod", {
-            namespace: prodNs, appName: "web", nodePort: "30094", replicas: "5", versions: ["v1"], pinnedImages: [],
-            imageTag: "v1", partition: "0", gateBakeSeconds: "3",
+            namespace: prodNs, appName: "web", nodePort: "30094", replicas: "5", versions: ["v1"],
+            imageTag: "v1", partition: "0", bakeSeconds: "2",
         });
+        // prod's pinnedImages is absent: promote-env adds it (and a failed one removes it again).
+        await prod.removeConfig("sts-canary:pinnedImages").catch(() => undefined);
         await dev.destroy({ color: "never" });
         await prod.destroy({ color: "never" });
-        for (const s of ["e2e-env-dev", "e2e-env-prod"]) fs.rmSync(path.join(REPO_ROOT, ".sts-canary", s), { recursive: true, force: true });
         await timedUp(dev);
     });
 
@@ -106,42 +108,15 @@ describe("dev -> prod promotion on the local platform", function () {
         for (const ordinal of [0, 1, 2, 3]) assert.strictEqual(pods[ordinal].uid, prodPodsBefore[ordinal].uid);
         assert.deepStrictEqual(JSON.parse((await prod.getConfig("sts-canary:pinnedImages")).value), [`v2=${devRef}`]);
         assert.strictEqual(await getConfigValue(prod, "partition"), "4");
+        // The operation is over: no record, no lock; prod's timeline says who promoted what from where.
+        const state = await operationObjects(prodNs, "web");
+        assert.strictEqual(state.record, undefined);
+        assert.strictEqual(state.lease, undefined);
+        const entry = state.timeline.find((e) => e.event === "promote-env");
+        assert.strictEqual(entry?.message, `v2 verified in e2e-env-dev (${devRef}) -> e2e-env-prod, partition 4`);
         // Prod still passes every guardrail with the promoted, pinned image.
         const preview = await prod.preview({ policyPacks: [POLICY_PACK], color: "never" });
         assert.doesNotMatch(preview.stdout, /mandatory/);
-    });
-});
-
-describe("the component package from a Pulumi YAML program", function () {
-    let stack: Stack | undefined;
-
-    after(async () => destroyAndRemove(stack));
-
-    it("deploys and moves a canary through sts-canary:index:StatefulSetCanary", async () => {
-        const env = loadPlatformEnv();
-        const workDir = path.join(REPO_ROOT, "examples", "yaml");
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-yaml", workDir }, { envVars: env });
-        await stack.setAllConfig({
-            "sts-canary-yaml:registryServer": { value: env.STS_CANARY_REGISTRY },
-            "sts-canary-yaml:registryPassword": { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
-            "sts-canary-yaml:baseImage": { value: env.STS_CANARY_BASE_IMAGE },
-            "sts-canary-yaml:imageBuilder": { value: "docker-cli" },
-            "sts-canary-yaml:namespace": { value: "e2e-yaml" },
-            "sts-canary-yaml:nodePort": { value: "30095" },
-            "kubernetes:kubeconfig": { value: env.KUBECONFIG },
-        });
-        await stack.destroy({ color: "never" });
-        await stack.up({ color: "never" });
-        assert.deepStrictEqual((await getPods("e2e-yaml", "web")).map((p) => tagOf(p.image)), ["v1", "v1", "v1"]);
-        await stack.setAllConfig({ "sts-canary-yaml:imageTag": { value: "v2" }, "sts-canary-yaml:partition": { value: "2" } });
-        const { seconds } = await timedUp(stack);
-        log(`YAML canary step in ${seconds.toFixed(1)}s`);
-        const pods = await getPods("e2e-yaml", "web");
-        assert.deepStrictEqual(pods.map((p) => tagOf(p.image)), ["v1", "v1", "v2"]);
-        assert.ok(pods.every((p) => p.ready));
-        const outputs = await stack.outputs();
-        assert.deepStrictEqual(outputs.ordinalVersions.value, { 0: "v1", 1: "v1", 2: "v2" });
-        assert.match(outputs.images.value.v2, /^127\.0\.0\.1:5443\/library\/version-test:v2@sha256:[a-f0-9]{64}$/);
     });
 });
 

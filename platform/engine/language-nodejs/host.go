@@ -106,21 +106,6 @@ func programDir(info *pulumirpc.ProgramInfo, fallback string) string {
 	return fallback
 }
 
-// resolveInProject asks node where `module` resolves from dir (honours hoisting and workspaces).
-func resolveInProject(ctx context.Context, node, dir, module string) (string, error) {
-	script := fmt.Sprintf("process.stdout.write(require.resolve(%q))", module)
-	cmd := exec.CommandContext(ctx, node, "-e", script)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("cannot find %s from %s (are the project's dependencies installed? "+
-			"run `npm install` or `pulumi install`): %v: %s", module, dir, err, lastLine(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
 // lastLine picks the line of node's stderr that says what went wrong: the thrown error
 // ("Error: Cannot find module ..."), else the last line that is not stack-trace noise or node's
 // closing "Node.js v20..." banner.
@@ -421,6 +406,11 @@ func (h *host) Template(context.Context, *pulumirpc.TemplateRequest) (*pulumirpc
 	return &pulumirpc.TemplateResponse{}, nil
 }
 
+// About reports node (path and `node --version`, which node answers before it starts its
+// engine: a few ms) and the package manager with its version. The CLI asks for this before every
+// preview/up (update metadata), so npm's version is read from npm's package.json (npmVersion)
+// rather than by running `npm --version`, which takes ~150 ms; other package managers, and an npm
+// whose package.json cannot be found, are asked with `--version`.
 func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -432,8 +422,26 @@ func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumir
 	}
 	pm := packageManager(programDir(req.GetInfo(), "."), "")
 	resp.Metadata["packagemanager"] = pm
-	if out, err := exec.CommandContext(ctx, pm, "--version").Output(); err == nil {
-		resp.Metadata["packagemanagerVersion"] = strings.TrimSpace(string(out))
+	if v, ok := packageManagerVersion(ctx, pm); ok {
+		resp.Metadata["packagemanagerVersion"] = v
 	}
 	return resp, nil
+}
+
+// packageManagerVersion is what `<pm> --version` prints, for the pm found on $PATH.
+func packageManagerVersion(ctx context.Context, pm string) (string, bool) {
+	bin, err := exec.LookPath(pm)
+	if err != nil {
+		return "", false
+	}
+	if pm == "npm" {
+		if v, ok := npmVersion(bin); ok {
+			return v, true
+		}
+	}
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(out)), true
 }

@@ -140,26 +140,121 @@ func TestMainFlags(t *testing.T) {
 	}
 }
 
-// pulumi-resource-pulumi-nodejs (the dynamic provider launcher) resolves the SDK's
-// cmd/dynamic-provider from its working directory and passes the engine's arguments through.
-func TestDynamicProviderLauncher(t *testing.T) {
+// dynamicProviderJS stands in for @pulumi/pulumi/cmd/dynamic-provider: prints its argv.
+const dynamicProviderJS = `process.stdout.write(JSON.stringify(process.argv.slice(1)));`
+
+// runLauncher starts the pulumi-resource-pulumi-nodejs script in dir like the engine does (engine
+// address, flags), with a node on $PATH that logs each of its command lines before running the
+// real node. It returns the launcher's stdout and stderr, those command lines and its error.
+func runLauncher(t *testing.T, dir string) (stdout, stderr string, nodeCalls []string, err error) {
+	t.Helper()
 	script, err := filepath.Abs("pulumi-resource-pulumi-nodejs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := realDir(t)
-	js := fakeSDK(t, dir, map[string]string{"cmd/dynamic-provider": `process.stdout.write(JSON.stringify(process.argv.slice(1)));`})
-	sub := filepath.Join(dir, "src") // resolution walks up to the program's node_modules
-	if err := os.Mkdir(sub, 0o755); err != nil {
+	bin := t.TempDir()
+	log := filepath.Join(bin, "calls.log")
+	writeFile(t, filepath.Join(bin, "node"), "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '"+log+"'\nexec '"+nodePath(t)+"' \"$@\"\n")
+	if err := os.Chmod(filepath.Join(bin, "node"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(script, "127.0.0.1:6666", "--logtostderr")
-	cmd.Dir = sub
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v", script, err)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	if b, rerr := os.ReadFile(log); rerr == nil {
+		nodeCalls = strings.Split(strings.TrimSpace(string(b)), "\n")
 	}
-	if want := fmt.Sprintf(`[%q,"127.0.0.1:6666","--logtostderr"]`, js["cmd/dynamic-provider"]); string(got) != want {
-		t.Errorf("launcher ran %s, want %s", got, want)
+	return out.String(), errOut.String(), nodeCalls, err
+}
+
+// pulumi-resource-pulumi-nodejs (the dynamic provider launcher) runs the SDK's
+// cmd/dynamic-provider that require.resolve would pick from its working directory, passing the
+// engine's arguments through. The usual layouts are resolved by the script itself (node starts
+// once: the provider); the others are left to `node -p require.resolve(...)`.
+func TestDynamicProviderLauncher(t *testing.T) {
+	const entry = "@pulumi/pulumi/cmd/dynamic-provider"
+	for _, c := range []struct {
+		name  string
+		setup func(t *testing.T, root string) (dir, want string)
+		fast  bool
+	}{
+		{"walks up from a subdirectory", func(t *testing.T, root string) (string, string) {
+			js := fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+			mkdir(t, filepath.Join(root, "src/deep"))
+			return filepath.Join(root, "src/deep"), js["cmd/dynamic-provider"]
+		}, true},
+		{"working directory through a symlink: the real path's parents", func(t *testing.T, root string) (string, string) {
+			js := fakeSDK(t, filepath.Join(root, "real"), map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+			fakeSDK(t, filepath.Join(root, "other"), map[string]string{"cmd/dynamic-provider": "process.exit(9);"})
+			symlink(t, filepath.Join(root, "real"), filepath.Join(root, "other/link"))
+			return filepath.Join(root, "other/link"), js["cmd/dynamic-provider"]
+		}, true},
+		{"SDK package is a symlink: its real path", func(t *testing.T, root string) (string, string) {
+			writeFile(t, filepath.Join(root, "packages/sdk/package.json"), sdkManifest)
+			writeFile(t, filepath.Join(root, "packages/sdk/cmd/dynamic-provider/index.js"), dynamicProviderJS)
+			symlink(t, "../../../packages/sdk", filepath.Join(root, "app/node_modules/@pulumi/pulumi"))
+			return filepath.Join(root, "app"), filepath.Join(root, "packages/sdk/cmd/dynamic-provider/index.js")
+		}, true},
+		{"nearer SDK without the entry point: the next node_modules up", func(t *testing.T, root string) (string, string) {
+			js := fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+			writeFile(t, filepath.Join(root, "app/node_modules/@pulumi/pulumi/package.json"), sdkManifest)
+			return filepath.Join(root, "app"), js["cmd/dynamic-provider"]
+		}, true},
+		{"inside node_modules: no node_modules/node_modules", func(t *testing.T, root string) (string, string) {
+			js := fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+			fakeSDK(t, filepath.Join(root, "node_modules"), map[string]string{"cmd/dynamic-provider": "process.exit(9);"})
+			return filepath.Join(root, "node_modules"), js["cmd/dynamic-provider"]
+		}, true},
+		{"exports map: node's answer", func(t *testing.T, root string) (string, string) {
+			fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": "process.exit(9);"})
+			writeFile(t, filepath.Join(root, "node_modules/@pulumi/pulumi/package.json"),
+				`{"name":"@pulumi/pulumi","exports":{"./cmd/dynamic-provider":{"require":"./alt.js"}}}`)
+			writeFile(t, filepath.Join(root, "node_modules/@pulumi/pulumi/alt.js"), dynamicProviderJS)
+			return root, filepath.Join(root, "node_modules/@pulumi/pulumi/alt.js")
+		}, false},
+		{"cmd/dynamic-provider.js: node's answer", func(t *testing.T, root string) (string, string) {
+			fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": "process.exit(9);"})
+			writeFile(t, filepath.Join(root, "node_modules/@pulumi/pulumi/cmd/dynamic-provider.js"), dynamicProviderJS)
+			return root, filepath.Join(root, "node_modules/@pulumi/pulumi/cmd/dynamic-provider.js")
+		}, false},
+		{"NODE_PATH: node's answer", func(t *testing.T, root string) (string, string) {
+			js := fakeSDK(t, filepath.Join(root, "global"), map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+			t.Setenv("NODE_PATH", filepath.Join(root, "global/node_modules"))
+			mkdir(t, filepath.Join(root, "app"))
+			return filepath.Join(root, "app"), js["cmd/dynamic-provider"]
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := realDir(t)
+			dir, want := c.setup(t, root)
+			stdout, stderr, calls, err := runLauncher(t, dir)
+			if err != nil {
+				t.Fatalf("launcher: %v (stderr %q)", err, stderr)
+			}
+			if w := fmt.Sprintf(`[%q,"127.0.0.1:6666","--logtostderr"]`, want); stdout != w {
+				t.Errorf("launcher ran %s, want %s", stdout, w)
+			}
+			wantCalls := []string{want + " 127.0.0.1:6666 --logtostderr"}
+			if !c.fast {
+				wantCalls = append([]string{"-p require.resolve(\"" + entry + "\")"}, wantCalls...)
+			}
+			if !equalStrings(calls, wantCalls) {
+				t.Errorf("node command lines %q, want %q", calls, wantCalls)
+			}
+		})
+	}
+
+	// Nothing installed: node's error and exit status, and no provider start.
+	dir := realDir(t)
+	_, stderr, calls, err := runLauncher(t, dir)
+	if exitErr, ok := err.(*exec.ExitError); !ok || exitErr.ExitCode() != 1 ||
+		!strings.Contains(stderr, "Error: Cannot find module '"+entry+"'") {
+		t.Errorf("without the SDK: %v, stderr %q", err, stderr)
+	}
+	if want := []string{"-p require.resolve(\"" + entry + "\")"}; !equalStrings(calls, want) {
+		t.Errorf("without the SDK: node command lines %q, want %q", calls, want)
 	}
 }

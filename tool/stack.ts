@@ -11,11 +11,12 @@ import { BackendLock, StackConfig, StackPort, UpFailed } from "./ports";
 /** `created by root@host (pid 12) at 2026-11-25T14:00:00Z` lines of a DIY backend's lock error. */
 export function parseBackendLocks(text: string): BackendLock[] {
     if (!/the stack is currently locked by/.test(text)) return [];
-    const locks: BackendLock[] = [];
+    // The CLI's error text holds its output twice (stdout and stderr): one entry per lock.
+    const locks = new Map<string, BackendLock>();
     for (const match of text.matchAll(/created by (\S+?)@(\S+) \(pid (\d+)\) at (\S+)/g)) {
-        locks.push({ user: match[1], host: match[2], pid: Number(match[3]), createdAt: match[4] });
+        locks.set(match[0], { user: match[1], host: match[2], pid: Number(match[3]), createdAt: match[4] });
     }
-    return locks;
+    return [...locks.values()];
 }
 
 /**

@@ -188,6 +188,7 @@ describe("tool: pulumi output it understands", () => {
         const text = "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`."
             + "\n  postgres://****:****@127.0.0.1:15432/pulumi_state/.pulumi/locks/organization/shop/dev/1.json: created by root@ci-1 (pid 4242) at 2026-11-25T12:00:01Z";
         assert.deepStrictEqual(parseBackendLocks(text), [{ user: "root", host: "ci-1", pid: 4242, createdAt: "2026-11-25T12:00:01Z" }]);
+        assert.strictEqual(parseBackendLocks(`stdout: ${text}\nstderr: ${text}`).length, 1, "the CLI prints it twice");
         assert.deepStrictEqual(parseBackendLocks("created by x@y (pid 1) at z"), []);
         assert.match(upFailureCause(text), /^the stack is currently locked by 1 lock\(s\)/);
     });

@@ -245,8 +245,10 @@ async function runStep(op: Operation, record: OperationRecord, target: number, c
     return undefined;
 }
 
+/** The cause in one line: its first two lines (the gates' header and the first failed gate, say). */
 function firstLine(text: string): string {
-    return text.split("\n")[0].slice(0, 300);
+    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    return lines.slice(0, 2).join(" ").slice(0, 400);
 }
 
 /** On a failed step: roll back (or stop, with --no-rollback) and say how it ended. */

@@ -45,6 +45,21 @@ export function upFailureCause(text: string): string {
     return ([...new Set(errors)].slice(-3).join(" | ") || text.trim().split("\n").slice(-3).join(" | ")).slice(0, 1500);
 }
 
+/**
+ * A read of the state (config, outputs) retried a few times when it caught the checkpoint while
+ * another process wrote it: the file backend writes it in place ("failed to load checkpoint: EOF").
+ */
+async function reading<T>(read: () => Promise<T>, attempts = 4): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await read();
+        } catch (err) {
+            if (attempt >= attempts || !/failed to load checkpoint|unexpected end of JSON input/i.test(String((err as Error).message))) throw err;
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+    }
+}
+
 export class AutomationStack implements StackPort {
     private constructor(private readonly stack: Stack, readonly project: string, readonly backend: string) {}
 
@@ -70,7 +85,7 @@ export class AutomationStack implements StackPort {
 
     async getConfig(): Promise<StackConfig> {
         // `pulumi config --json --show-secrets`: objectValue is kept for structured values.
-        return (await this.stack.getAllConfig()) as StackConfig;
+        return (await reading(() => this.stack.getAllConfig())) as StackConfig;
     }
 
     async setConfig(values: StackConfig): Promise<void> {
@@ -106,7 +121,7 @@ export class AutomationStack implements StackPort {
     }
 
     async outputs(): Promise<Record<string, unknown>> {
-        const outputs = await this.stack.outputs();
+        const outputs = await reading(() => this.stack.outputs());
         return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
     }
 

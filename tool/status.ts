@@ -85,7 +85,7 @@ export function describeOperation(state: OperationState, now: number): Operation
     const what = `${record.kind} ${record.stableVersion} -> ${record.canaryVersion}${record.plan.length > 0 ? ` (plan ${record.plan.join(",")})` : ""}`;
     const where = record.currentTarget !== undefined ? ` ${record.phase === "rolling-back" ? "rolling back to" : "applying"} partition ${record.currentTarget}` : ` ${record.phase}`;
     const who = `started by ${record.startedBy.user}@${record.startedBy.host} (pid ${record.startedBy.pid}, ${record.startedBy.checkout}) at ${record.startedAt}`;
-    if (live) return { lease, record, running: true, interrupted: false, summary: `${what} in flight:${where}, ${who}${lock}` };
+    if (live) return { lease, record, running: true, interrupted: false, summary: `${what}:${where}, ${who}${lock}` };
     const next = record.kind === "rollback" || record.phase === "rolling-back"
         ? "run `sts-canary rollback` to finish it"
         : `run \`sts-canary ${record.kind === "step" ? "step" : "promote"}\` to continue it, or \`sts-canary rollback\``;

@@ -234,4 +234,22 @@ describe("sts-canary tool on the local platform", function () {
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
+
+    it("follows another operator's step with status --watch (list+watch, no polling) until it is done", async () => {
+        const stepping = cli(["step", "--image-tag", "v2", "--to", "3"]);
+        await eventually("the step to be in flight", 60_000, async () => ((await objects()).record ? true : undefined));
+        const watched = await cli(["--json", "status", "--watch", "--watch-seconds", "240"]);
+        const stepped = await stepping;
+        assert.strictEqual(stepped.code, 0, stepped.stdout + stepped.stderr);
+        assert.strictEqual(watched.code, 0, watched.stderr);
+        const renders = watched.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        log(`status --watch rendered ${renders.length} times: ${renders.map((r) => `${r.updated}/${r.ready}${r.operation.running ? "*" : ""}`).join(" ")}  (updated/ready, * = in flight)`);
+        assert.ok(renders.length >= 3, `${renders.length} renders`);
+        assert.ok(renders[0].operation.running, "it started while the step was in flight");
+        const last = renders.at(-1);
+        assert.strictEqual(last.operation.running, false);
+        assert.strictEqual(last.canaryVersion, "v2");
+        assert.deepStrictEqual(last.pods.map((p: { version: string }) => p.version), ["v1", "v1", "v1", "v2", "v2"]);
+        assert.strictEqual(last.ready, 5);
+    });
 });

@@ -142,7 +142,7 @@ describe("two operators, two checkouts, one stack on the shared PostgreSQL backe
         assert.ok(jsonA.operation.running);
         const inFlight = (text: string) => /^in flight: (.*?); lock held by/m.exec(text)?.[1];
         assert.strictEqual(inFlight(statusB.stdout), jsonA.operation.summary.replace(/; lock held by.*$/, ""));
-        assert.match(statusB.stdout, new RegExp(`^in flight: promote v1 -> v2 \\(plan ${PLAN}\\) in flight: applying partition [21], started by \\S+ \\(pid ${pidA}, `, "m"));
+        assert.match(statusB.stdout, new RegExp(`^in flight: promote v1 -> v2 \\(plan ${PLAN}\\): applying partition [21], started by \\S+ \\(pid ${pidA}, `, "m"));
 
         // A gets as far as applying partition 1 (baking), then its machine dies: the whole process group.
         await eventually("A's second step to be applying", 180_000, async () => ((await objects()).record?.currentTarget === 1 ? true : undefined));

@@ -8,7 +8,7 @@ import { CommandHost, integer } from "./common";
 export function register(program: Command, host: CommandHost): void {
     program.command("status")
         .description("partition, stable and canary versions, every pod's revision, version, readiness and restarts, and the operation in flight (from the cluster)")
-        .option("-w, --watch", "follow changes (watches, no polling) until every pod is updated and Ready, or Ctrl-C")
+        .option("-w, --watch", "follow changes (watches, no polling) until every pod is updated and Ready and no operation is in flight, or Ctrl-C")
         .option("--watch-seconds <seconds>", "stop watching after this long", integer("--watch-seconds"), 600)
         .action(async (options: { watch?: boolean; watchSeconds: number }) => {
             const session = host.session();
@@ -17,9 +17,11 @@ export function register(program: Command, host: CommandHost): void {
                 if (session.globals.json) process.stdout.write(JSON.stringify(status, null, options.watch ? 0 : 2) + "\n");
                 else process.stdout.write(`${clear && process.stdout.isTTY ? "\x1b[2J\x1b[H" : ""}${renderStatus(status)}\n`);
             };
+            // Done watching: every pod updated and Ready, and no operation in flight.
+            const done = (status: CanaryStatus) => settled(status) && !(status.operation.running && status.operation.record);
             const first = await collectStatus(ctx);
             print(first, false);
-            if (!options.watch || !first.contract || settled(first)) return;
+            if (!options.watch || !first.contract || done(first)) return;
 
             const contract = first.contract;
             const target = { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
@@ -46,7 +48,7 @@ export function register(program: Command, host: CommandHost): void {
                         live: watch.live(), operation: await store.state(), now: ctx.clock.now(),
                     });
                     print(status, true);
-                    if (settled(status)) break;
+                    if (done(status)) break;
                 }
             } finally {
                 watch.stop();

@@ -142,7 +142,7 @@ describe("tool: status", () => {
         const lease = { holder: "alice@laptop pid 7 in /a", renewedAt: now - 4000, expiresAt: now + 26_000, expired: false };
         const live = describeOperation({ lease, record, timeline: [] }, now);
         assert.ok(live.running);
-        assert.strictEqual(live.summary, "promote v1 -> v2 (plan 3,1,0) in flight: applying partition 1, started by alice@laptop (pid 7, /a) at 2026-11-25T11:58:00Z; "
+        assert.strictEqual(live.summary, "promote v1 -> v2 (plan 3,1,0): applying partition 1, started by alice@laptop (pid 7, /a) at 2026-11-25T11:58:00Z; "
             + "lock held by alice@laptop pid 7 in /a, renewed 4s ago, expires in 26s");
         const gone = describeOperation({ lease: { ...lease, expiresAt: now - 12_000, expired: true }, record, timeline: [] }, now);
         assert.ok(gone.interrupted);

@@ -164,7 +164,7 @@ describe("tool: promote", () => {
             refusal = await promote(context(otherCheckout, env.cluster, env.clock, BOB), { imageTag: "v2", plan: plan("4,2,0") }).then(() => undefined, (e) => e);
             const status = await collectStatus(context(otherCheckout, env.cluster, env.clock, BOB));
             assert.ok(status.operation.running);
-            assert.match(status.operation.summary ?? "", /^promote v1 -> v2 \(plan 4,2,0\) in flight: applying partition 2, started by alice@laptop \(pid 111, \/home\/alice\/shop\)/);
+            assert.match(status.operation.summary ?? "", /^promote v1 -> v2 \(plan 4,2,0\): applying partition 2, started by alice@laptop \(pid 111, \/home\/alice\/shop\)/);
         };
         const outcome = await promote(alice, { imageTag: "v2", plan: plan("4,2,0") });
         assert.strictEqual(outcome.code, EXIT.ok);

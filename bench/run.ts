@@ -47,9 +47,11 @@ const seconds = (from: number) => (Date.now() - from) / 1000;
 interface StepTiming { total: number; startup: number; program: number; resources: number; apply: number; rollout: number; finish: number;
     dynamicProviderStart: number; kubernetesProviderStart: number; changes?: string }
 
+/** Start times (ms since epoch) of the engine's child processes we care about, started after now. */
 function processStarts(): { stop: () => Record<string, number> } {
     const ticks = 100; // USER_HZ on Linux
     const boot = Number(/btime (\d+)/.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1] ?? 0);
+    const since = Date.now() - 20;
     const seen: Record<string, number> = {};
     const patterns: [string, RegExp][] = [
         ["program", /@pulumi\/pulumi\/cmd\/run\/index\.js/], ["dynamicProvider", /cmd\/dynamic-provider/], ["kubernetesProvider", /pulumi-resource-kubernetes/],
@@ -62,7 +64,9 @@ function processStarts(): { stop: () => Record<string, number> } {
                 for (const [name, re] of patterns) {
                     if (seen[name] !== undefined || !re.test(cmd)) continue;
                     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-                    seen[name] = (boot + Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) / ticks) * 1000;
+                    const started = (boot + Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) / ticks) * 1000;
+                    // Processes of other runs (an earlier one still exiting, someone else's) started before this one.
+                    if (started >= since) seen[name] = started;
                 }
             } catch { /* gone */ }
         }

@@ -47,31 +47,27 @@ const seconds = (from: number) => (Date.now() - from) / 1000;
 interface StepTiming { total: number; startup: number; program: number; resources: number; apply: number; rollout: number; finish: number;
     dynamicProviderStart: number; kubernetesProviderStart: number; changes?: string }
 
-/** Start times (ms since epoch) of the engine's child processes we care about, started after now. */
+/**
+ * When the engine's child processes we care about appear (first seen by polling /proc every 20 ms;
+ * /proc's own start times count from a boot time given in whole seconds, too coarse here).
+ */
 function processStarts(): { stop: () => Record<string, number> } {
-    const ticks = 100; // USER_HZ on Linux
-    const boot = Number(/btime (\d+)/.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1] ?? 0);
-    const since = Date.now() - 20;
+    const before = new Set(fs.readdirSync("/proc"));
     const seen: Record<string, number> = {};
     const patterns: [string, RegExp][] = [
         ["program", /@pulumi\/pulumi\/cmd\/run\/index\.js/], ["dynamicProvider", /cmd\/dynamic-provider/], ["kubernetesProvider", /pulumi-resource-kubernetes/],
     ];
     const poll = () => {
+        const now = Date.now();
         for (const pid of fs.readdirSync("/proc")) {
-            if (!/^\d+$/.test(pid)) continue;
+            if (!/^\d+$/.test(pid) || before.has(pid)) continue;
             try {
                 const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-                for (const [name, re] of patterns) {
-                    if (seen[name] !== undefined || !re.test(cmd)) continue;
-                    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-                    const started = (boot + Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) / ticks) * 1000;
-                    // Processes of other runs (an earlier one still exiting, someone else's) started before this one.
-                    if (started >= since) seen[name] = started;
-                }
+                for (const [name, re] of patterns) if (seen[name] === undefined && re.test(cmd)) seen[name] = now;
             } catch { /* gone */ }
         }
     };
-    const timer = setInterval(poll, 10);
+    const timer = setInterval(poll, 20);
     return { stop: () => { clearInterval(timer); return seen; } };
 }
 

@@ -5,6 +5,7 @@
  * is started with the engine's address as its first argument; without one (tests), or if the
  * engine cannot be reached, lines go to stderr.
  */
+import * as net from "net";
 import * as path from "path";
 
 type Severity = "info" | "status";
@@ -51,4 +52,31 @@ export function engineProgress(urn: string | undefined, engineAddress: string | 
     }) as Progress;
     progress.flush = () => chain;
     return progress;
+}
+
+/**
+ * Ends this provider process when the engine that started it is gone (its CLI was killed): a
+ * dynamic-provider process is not stopped by anyone then, and would otherwise keep watching the
+ * cluster, and write into the engine's closed pipes, until its rollout timeout and beyond.
+ * Checks the engine's address every few seconds (timers do not keep the process alive).
+ */
+let watchingEngine = false;
+
+export function exitWithEngine(engineAddress: string | undefined = process.argv[2], intervalMs = 3000,
+    quit: () => void = () => process.exit(1)): NodeJS.Timeout | undefined {
+    const match = /^([\w.-]+):(\d+)$/.exec(engineAddress ?? "");
+    if (!match || watchingEngine) return undefined;
+    watchingEngine = true;
+    // Writing to the engine's closed pipes fails with EPIPE: nobody is listening any more.
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", (err: NodeJS.ErrnoException) => { if (err.code === "EPIPE") quit(); });
+    let failures = 0;
+    const timer = setInterval(() => {
+        const socket = net.connect(Number(match[2]), match[1]);
+        socket.setTimeout(2000);
+        socket.once("connect", () => { failures = 0; socket.destroy(); });
+        socket.once("error", () => { if (++failures >= 2) quit(); });
+        socket.once("timeout", () => socket.destroy());
+    }, intervalMs);
+    timer.unref();
+    return timer;
 }

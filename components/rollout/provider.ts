@@ -149,7 +149,8 @@ export function outputsOf(inputs: CheckInputs & Partial<StepPreview>, report: Ro
 
 async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<string, unknown>> {
     const { KubeRolloutCluster, loadKubeConfig } = await import("./kube");
-    const { engineProgress } = await import("./progress");
+    const { engineProgress, exitWithEngine } = await import("./progress");
+    exitWithEngine();
     const progress = engineProgress(inputs.progressUrn);
     const kc = loadKubeConfig(inputs.cluster);
     const cluster = new KubeRolloutCluster(kc, inputs.namespace, inputs.name, inputs.container);

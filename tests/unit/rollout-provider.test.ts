@@ -121,3 +121,25 @@ describe("views of Kubernetes objects", () => {
         assert.strictEqual(tagOf("h:5443/p/r@sha256:abc"), undefined);
     });
 });
+
+describe("the rollout check's provider process ends with its engine", () => {
+    it("quits once the engine's address stops answering", async () => {
+        const net = await import("net");
+        const { exitWithEngine } = await import("../../components/rollout/progress");
+        const server = net.createServer((socket) => socket.destroy());
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = (server.address() as { port: number }).port;
+        let quits = 0;
+        const timer = exitWithEngine(`127.0.0.1:${port}`, 20, () => { quits++; });
+        try {
+            await new Promise((r) => setTimeout(r, 120));
+            assert.strictEqual(quits, 0, "the engine answers");
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+            const deadline = Date.now() + 3000;
+            while (quits === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+            assert.ok(quits > 0, "did not quit after the engine went away");
+        } finally {
+            clearInterval(timer);
+        }
+    });
+});

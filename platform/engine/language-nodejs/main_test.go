@@ -247,6 +247,21 @@ func TestDynamicProviderLauncher(t *testing.T) {
 		})
 	}
 
+	// The sts-canary package next to the SDK: its preload (lazy-sdk.js) is required first.
+	t.Run("sts-canary's lazy-sdk preload when installed next to the SDK", func(t *testing.T) {
+		root := realDir(t)
+		js := fakeSDK(t, root, map[string]string{"cmd/dynamic-provider": dynamicProviderJS})
+		lazy := filepath.Join(root, "node_modules/sts-canary/lazy-sdk.js")
+		writeFile(t, lazy, "globalThis.preloaded = true;\n")
+		_, stderr, calls, err := runLauncher(t, root)
+		if err != nil {
+			t.Fatalf("launcher: %v (stderr %q)", err, stderr)
+		}
+		if want := []string{"--require " + lazy + " " + js["cmd/dynamic-provider"] + " 127.0.0.1:6666 --logtostderr"}; !equalStrings(calls, want) {
+			t.Errorf("node command lines %q, want %q", calls, want)
+		}
+	})
+
 	// Nothing installed: node's error and exit status, and no provider start.
 	dir := realDir(t)
 	_, stderr, calls, err := runLauncher(t, dir)

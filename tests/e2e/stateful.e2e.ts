@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { REPO_ROOT, eventually, loadPlatformEnv, run } from "./platform";
+import { REPO_ROOT, eventually, loadPlatformEnv, registryManifestPushes, run } from "./platform";
 
 const NAMESPACE = "e2e-stateful";
 const WORK_DIR = path.join(REPO_ROOT, "examples", "stateful");
@@ -83,8 +83,10 @@ describe("a stateful app (PostgreSQL with a volume per pod) through the canary",
 
     it("keeps every pod's data through the canary: the v2 pods restart on the same claims", async () => {
         for (let i = 0; i < REPLICAS; i++) await sql(i, `CREATE TABLE IF NOT EXISTS notes(note text); INSERT INTO notes VALUES ('written on db-${i} before the canary')`);
+        log(`written: ${[0, 1, 2].map((i) => `db-${i}`).join(", ")}; claims ${claimsBefore.map((c) => c.split(" ")[0]).join(", ")}`);
         const podsBefore = await list("pods");
         await up({ imageTag: "v2", partition: "1" }, "canary v2 on db-1..db-2");
+        log(`SHOW app.release per pod: ${(await releases()).join(", ")}; rows read back: ${(await rows()).join(" | ")}`);
         assert.deepStrictEqual(await releases(), ["v1", "v2", "v2"]);
         const podsAfter = await list("pods");
         assert.strictEqual(podsAfter[0].metadata.uid, podsBefore[0].metadata.uid, "db-0 is below the partition");
@@ -94,8 +96,10 @@ describe("a stateful app (PostgreSQL with a volume per pod) through the canary",
         assert.strictEqual((await stack.outputs()).stable.value, "v1");
     });
 
-    it("rolls back to v1 by plain config and still has the data", async () => {
+    it("rolls back to v1 by plain config and still has the data, building and pushing nothing", async () => {
+        const pushes = await registryManifestPushes();
         await up({ imageTag: "v1" }, "rollback to v1");
+        assert.strictEqual(await registryManifestPushes(), pushes, "an unchanged build context was pushed again");
         assert.deepStrictEqual(await releases(), ["v1", "v1", "v1"]);
         assert.deepStrictEqual(await rows(), [0, 1, 2].map((i) => `written on db-${i} before the canary`));
         assert.deepStrictEqual(uids(await list("pvc")), claimsBefore);

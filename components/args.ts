@@ -97,15 +97,19 @@ export interface ClusterAccessArgs {
     cluster?: string;
 }
 
-/** StatefulSetCanary's arguments for TypeScript programs (Kubernetes input types). */
-export interface CanaryArgs {
+/**
+ * StatefulSetCanary's arguments that are the same in every language: versions, images, names,
+ * the rollout check. The Kubernetes structures differ: typed in TypeScript (CanaryArgs), plain
+ * objects in Kubernetes' shape for the package's other languages (index.ts).
+ */
+export interface CanaryCommonArgs {
     /** Version the template runs: pods with ordinal >= partition. One of `images`. */
     version: string;
     /** Pods with ordinal >= partition run `version`; pods below keep what they run. 0..replicas. */
     partition: number;
     /** Number of pods, 1..1000. */
     replicas: number;
-    /** Every version this stack can deploy, and where its image comes from. */
+    /** Every version this stack can deploy, and where its image comes from (exactly one of build, ref, versionPage). */
     images: Record<string, ImageSourceArgs>;
     /** Registry for built images and the pods' pull Secret (required when a version is built). */
     registry?: RegistryArgs;
@@ -125,32 +129,39 @@ export interface CanaryArgs {
     /** Extra annotations on every object. */
     annotations?: Record<string, string>;
 
-    /** The pod template's spec. The canary container's image is set from `images`; leave it out. */
-    podSpec: k8s.types.input.core.v1.PodSpec;
     /** The container that runs the canary image (default: the only container). */
     container?: string;
-    /** Extra pod labels and annotations. */
+    /** Extra pod labels. */
     podLabels?: Record<string, string>;
+    /** Extra pod annotations. */
     podAnnotations?: Record<string, string>;
-    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
-    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
     /** OrderedReady (default) or Parallel. */
     podManagementPolicy?: string;
+    /** Seconds a new pod must be Ready before it counts as available (default 0). */
     minReadySeconds?: number;
-    /** A Service besides the headless one (default: none). */
-    service?: ServiceArgs;
 
     /** Expected version of the pods below the partition; a step whose lower pods run another fails. */
     stableVersion?: string;
     /** A pod unready this long during a step fails `up` (default 120, 10..3600). */
     readyTimeoutSeconds?: number;
-    /** Outer bound of a step (default 600, 30..7200). */
+    /** Outer bound of a step in seconds (default 600, 30..7200). */
     rolloutTimeoutSeconds?: number;
     /** Delete pods stuck on a revision other than the template's at or above the partition (default true). */
     replaceStuckPods?: boolean;
+    /** Bake, restarts, HTTP and metric gates. */
     gates?: GateArgs;
     /** The cluster, when not the stack's `kubernetes:` config; the component then builds its own provider. */
     cluster?: ClusterAccessArgs;
+}
+
+/** StatefulSetCanary's arguments for TypeScript programs: the Kubernetes structures in Kubernetes' input types. */
+export interface CanaryArgs extends CanaryCommonArgs {
+    /** The pod template's spec. The canary container's image is set from `images`; leave it out. */
+    podSpec: k8s.types.input.core.v1.PodSpec;
+    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
+    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
+    /** A Service besides the headless one (default: none). */
+    service?: ServiceArgs;
 }
 
 export const CANARY_DEFAULTS = {

@@ -196,32 +196,22 @@ export function buildCanary(parent: pulumi.ComponentResource, name: string, args
 
 /** StatefulSetCanary for TypeScript programs: arguments in Kubernetes' own input types. */
 export class StatefulSetCanary extends pulumi.ComponentResource implements CanaryOutputs {
-    public readonly images: pulumi.Output<Record<string, string>>;
-    public readonly namespace: pulumi.Output<string>;
-    public readonly statefulSetName: pulumi.Output<string>;
-    public readonly serviceName: pulumi.Output<string | undefined>;
-    public readonly headlessServiceName: pulumi.Output<string>;
-    public readonly nodePort: pulumi.Output<number | undefined>;
-    public readonly ordinalVersions: pulumi.Output<Record<string, string>>;
-    public readonly stableVersion: pulumi.Output<string>;
-    public readonly step: pulumi.Output<string>;
-    public readonly rolloutSummary: pulumi.Output<string>;
-    public readonly contract: pulumi.Output<CanaryContract>;
+    declare public readonly images: pulumi.Output<Record<string, string>>;
+    declare public readonly namespace: pulumi.Output<string>;
+    declare public readonly statefulSetName: pulumi.Output<string>;
+    declare public readonly serviceName: pulumi.Output<string | undefined>;
+    declare public readonly headlessServiceName: pulumi.Output<string>;
+    declare public readonly nodePort: pulumi.Output<number | undefined>;
+    declare public readonly ordinalVersions: pulumi.Output<Record<string, string>>;
+    declare public readonly stableVersion: pulumi.Output<string>;
+    declare public readonly step: pulumi.Output<string>;
+    declare public readonly rolloutSummary: pulumi.Output<string>;
+    declare public readonly contract: pulumi.Output<CanaryContract>;
 
     constructor(name: string, args: CanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CANARY_TYPE, name, validatedInputs(name, args), opts);
-        const out = buildCanary(this, name, args);
-        this.images = out.images;
-        this.namespace = out.namespace;
-        this.statefulSetName = out.statefulSetName;
-        this.serviceName = out.serviceName;
-        this.headlessServiceName = out.headlessServiceName;
-        this.nodePort = out.nodePort;
-        this.ordinalVersions = out.ordinalVersions;
-        this.stableVersion = out.stableVersion;
-        this.step = out.step;
-        this.rolloutSummary = out.rolloutSummary;
-        this.contract = out.contract;
-        this.registerOutputs(out);
+        const outputs = buildCanary(this, name, args);
+        Object.assign(this, outputs);
+        this.registerOutputs(outputs);
     }
 }

@@ -7,9 +7,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { PodInfo, getPods, getStatefulSet, kubectl, tagOf } from "../../components/cli/kube";
-import { setConfig, timedUp } from "../../components/cli/stack";
-import { sampleTraffic } from "../../components/cli/traffic";
+import { PodInfo, getPods, getStatefulSet, kubectl, tagOf } from "./kubectl";
+import { setConfig, timedUp } from "./stack";
+import { sampleTraffic } from "./traffic";
 import { REPO_ROOT, eventually, localStack, registryManifestPushes, run } from "./platform";
 
 const STACK = "e2e-canary";

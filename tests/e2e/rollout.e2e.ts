@@ -6,8 +6,8 @@
  */
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
-import { PodInfo, getPods, kubectl, tagOf } from "../../components/cli/kube";
-import { setConfig, timedUp } from "../../components/cli/stack";
+import { PodInfo, getPods, kubectl, tagOf } from "./kubectl";
+import { setConfig, timedUp } from "./stack";
 import { eventually, localStack, pushTestImage } from "./platform";
 
 const STACK = "e2e-rollout";

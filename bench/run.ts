@@ -71,37 +71,68 @@ function processStarts(): { stop: () => Record<string, number> } {
     return { stop: () => { clearInterval(timer); return seen; } };
 }
 
-/** `up` (or `preview`) with its phases. */
+/**
+ * `pulumi up` (or `preview`) run as a user runs it (the CLI, no Automation API: its up() runs two
+ * more CLI commands for outputs and history afterwards), with its phases: engine events are read
+ * from the CLI's --event-log as it writes them, and timestamped on arrival (polled every 10 ms).
+ */
 async function timedRun(stack: Stack, kind: "up" | "preview" = "up"): Promise<StepTiming> {
-    const t0 = Date.now();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-bench-events-"));
+    const eventLog = path.join(dir, "events.jsonl");
+    fs.writeFileSync(eventLog, "");
     const marks: Record<string, number> = {};
-    const onEvent = (event: EngineEvent) => {
+    let offset = 0;
+    let pending = "";
+    let summary: Record<string, number> | undefined;
+    const readEvents = () => {
         const now = Date.now();
-        const urn = event.resourcePreEvent?.metadata.urn ?? event.resOutputsEvent?.metadata.urn ?? "";
-        const phase = event.resourcePreEvent ? "pre" : event.resOutputsEvent ? "out" : "";
-        if (!phase) return;
-        const what = urn.includes("pulumi:pulumi:Stack") ? "stack" : urn.includes("kubernetes:apps/v1:StatefulSet") ? "sts"
-            : urn.includes("sts-canary:RolloutCheck") ? "check" : "";
-        if (what && marks[`${what}-${phase}`] === undefined) marks[`${what}-${phase}`] = now;
+        const buffer = fs.readFileSync(eventLog);
+        if (buffer.length <= offset) return;
+        pending += buffer.subarray(offset).toString("utf8");
+        offset = buffer.length;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+            if (line.trim() === "") continue;
+            const event = JSON.parse(line) as EngineEvent;
+            if (event.summaryEvent) summary = event.summaryEvent.resourceChanges as Record<string, number>;
+            const urn = event.resourcePreEvent?.metadata.urn ?? event.resOutputsEvent?.metadata.urn ?? "";
+            const phase = event.resourcePreEvent ? "pre" : event.resOutputsEvent ? "out" : "";
+            const what = urn.includes("pulumi:pulumi:Stack") ? "stack" : urn.includes("kubernetes:apps/v1:StatefulSet") ? "sts"
+                : urn.includes("sts-canary:RolloutCheck") ? "check" : "";
+            if (phase && what && marks[`${what}-${phase}`] === undefined) marks[`${what}-${phase}`] = now;
+        }
     };
+    const argv = kind === "up" ? ["up", "--yes", "--skip-preview"] : ["preview"];
     const procs = processStarts();
-    let changes: string | undefined;
-    if (kind === "up") changes = JSON.stringify((await stack.up({ onEvent, color: "never" })).summary.resourceChanges);
-    else await stack.preview({ onEvent, color: "never" });
+    const t0 = Date.now();
+    const tail = setInterval(readEvents, 10);
+    const code = await new Promise<number>((resolve) => {
+        const child = spawn("pulumi", [...argv, "--stack", stack.name, "--non-interactive", "--color", "never", "--event-log", eventLog],
+            // --event-log exists when debug commands are on (what the Automation API sets too).
+            { cwd: REPO_ROOT, env: { ...process.env, PULUMI_DEBUG_COMMANDS: "true" }, stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+        child.on("close", (c) => { if (c !== 0) say(`   pulumi ${kind} exited ${c}: ${stderr.slice(-500)}`); resolve(c ?? 1); });
+    });
     const end = Date.now();
+    clearInterval(tail);
+    readEvents();
     const started = procs.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (code !== 0) throw new Error(`pulumi ${kind} --stack ${stack.name} failed (exit ${code})`);
     const at = (key: string, fallback: number) => marks[key] ?? fallback;
     const program = started.program ?? at("stack-pre", end);
     const stackPre = at("stack-pre", end);
     const stsPre = at("sts-pre", at("check-pre", end));
     const stsOut = at("sts-out", stsPre);
     const checkOut = at("check-out", stsOut);
-    const s = (ms: number) => Math.max(ms, 0) / 1000;
+    const sec = (ms: number) => Math.max(ms, 0) / 1000;
     return {
-        total: s(end - t0), startup: s(program - t0), program: s(stackPre - program), resources: s(stsPre - stackPre),
-        apply: s(stsOut - stsPre), rollout: s(checkOut - stsOut), finish: s(end - checkOut),
-        dynamicProviderStart: s((started.dynamicProvider ?? end) - t0), kubernetesProviderStart: s((started.kubernetesProvider ?? end) - t0),
-        changes,
+        total: sec(end - t0), startup: sec(program - t0), program: sec(stackPre - program), resources: sec(stsPre - stackPre),
+        apply: sec(stsOut - stsPre), rollout: sec(checkOut - stsOut), finish: sec(end - checkOut),
+        dynamicProviderStart: sec((started.dynamicProvider ?? end) - t0), kubernetesProviderStart: sec((started.kubernetesProvider ?? end) - t0),
+        changes: summary ? JSON.stringify(summary) : undefined,
     };
 }
 
@@ -253,6 +284,8 @@ async function scale() {
                 namespace: name, appName: "web", nodePort: String(30097 + SIZES.indexOf(replicas)), replicas: String(replicas),
                 versions: ["v1", "v2"], imageTag: "v1", partition: "0", rolloutTimeoutSeconds: "3600",
                 nodeSelector: ["type=kwok"], tolerations: ["kwok.x-k8s.io/node=fake:NoSchedule"],
+                // kwok's pods are simulated: nothing answers the version page there.
+                checkVersionPage: "false",
             });
             await stack.destroy({ color: "never" });
             let t0 = Date.now();

@@ -8,6 +8,6 @@ P="$REPO_ROOT/platform"
 "$P/registry.sh" down || log "registry.sh down reported an error; continuing"
 "$P/postgres.sh" down || log "postgres.sh down reported an error; continuing"
 "$P/docker.sh" down || log "docker.sh down reported an error; continuing"
-rm -rf "$REPO_ROOT"/Pulumi.local.yaml "$REPO_ROOT"/Pulumi.e2e-*.yaml
+rm -rf "$REPO_ROOT"/Pulumi.local.yaml "$REPO_ROOT"/Pulumi.e2e-*.yaml "$REPO_ROOT"/Pulumi.bench-*.yaml
 rm -rf "$STATE"
 log "platform stopped and its state removed (cache kept in $CACHE)"

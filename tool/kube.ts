@@ -117,8 +117,9 @@ export class KubeCluster implements ClusterPort {
     }
 
     async getLease(namespace: string, name: string): Promise<LeaseObject | undefined> {
-        const lease = await this.call(`reading Lease ${namespace}/${name}`, () => this.coordination.readNamespacedLease({ name, namespace }));
-        return lease ? leaseObject(lease) : undefined;
+        const answer = await this.call(`reading Lease ${namespace}/${name}`, () => this.coordination.readNamespacedLeaseWithHttpInfo({ name, namespace }));
+        if (!answer) return undefined;
+        return { ...leaseObject(answer.data), ...serverTimes(answer.data, answer.headers) };
     }
 
     private leaseBody(namespace: string, name: string, lease: LeaseObject): k8s.V1Lease {
@@ -183,6 +184,20 @@ export class KubeCluster implements ClusterPort {
 function timeText(value: unknown): string | undefined {
     if (value === undefined || value === null) return undefined;
     return value instanceof Date ? value.toISOString() : String(value);
+}
+
+/**
+ * When the API server last wrote the lease (the newest time of its managedFields: every write of
+ * the tool changes renewTime, which moves that time) and when it answered (the Date header): two
+ * readings of the same clock, so the lease's age does not depend on this machine's clock.
+ */
+export function serverTimes(lease: k8s.V1Lease, headers: Record<string, string>): Pick<LeaseObject, "serverWrittenAt" | "serverReadAt"> {
+    const written = (lease.metadata?.managedFields ?? [])
+        .map((f) => Date.parse(timeText(f.time) ?? ""))
+        .filter((t) => Number.isFinite(t));
+    const readAt = Date.parse(headers["date"] ?? headers["Date"] ?? "");
+    if (!written.length || !Number.isFinite(readAt)) return {};
+    return { serverWrittenAt: Math.max(...written), serverReadAt: readAt };
 }
 
 function leaseObject(lease: k8s.V1Lease): LeaseObject {

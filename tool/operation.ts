@@ -8,8 +8,9 @@
  *   - a ConfigMap `<sts>-sts-canary`: `operation` is the in-flight operation (JSON, absent when
  *     none), `timeline` what the tool did (JSON lines, the last TIMELINE_LIMIT entries). Every
  *     write carries the resourceVersion it read (optimistic concurrency).
- * Local files are not used. Expiry compares the lease's renewTime with this machine's clock, so
- * operators' clocks must agree within a few seconds (NTP), as for Kubernetes leader election.
+ * Local files are not used. Expiry is judged on the API server's clock (when it last wrote the
+ * lease, and when it answered the read), so operators' clocks need not agree; only where the server
+ * does not give both does it fall back to renewTime against this machine's clock.
  */
 import * as crypto from "crypto";
 import * as os from "os";
@@ -141,11 +142,24 @@ export function microTime(ms: number): string {
     return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
+/** The server's times have whole seconds: a lease counts as expired only a second later, never early. */
+export const SERVER_CLOCK_SLACK_MS = 1000;
+
 export function leaseInfo(lease: LeaseObject, now: number): LeaseInfo | undefined {
     if (!lease.holderIdentity) return undefined;
-    const renewedAt = Date.parse(lease.renewTime ?? lease.acquireTime ?? "");
-    const renewed = Number.isFinite(renewedAt) ? renewedAt : 0;
-    const expiresAt = renewed + (lease.leaseDurationSeconds ?? LEASE_DURATION_SECONDS) * 1000;
+    const duration = (lease.leaseDurationSeconds ?? LEASE_DURATION_SECONDS) * 1000;
+    let renewed: number;
+    let expiresAt: number;
+    if (lease.serverWrittenAt !== undefined && lease.serverReadAt !== undefined) {
+        // The age on the server's clock, shown on ours: skew between machines does not matter.
+        const age = Math.max(0, lease.serverReadAt - lease.serverWrittenAt);
+        renewed = now - age;
+        expiresAt = renewed + duration + SERVER_CLOCK_SLACK_MS;
+    } else {
+        const renewedAt = Date.parse(lease.renewTime ?? lease.acquireTime ?? "");
+        renewed = Number.isFinite(renewedAt) ? renewedAt : 0;
+        expiresAt = renewed + duration;
+    }
     const acquiredAt = Date.parse(lease.acquireTime ?? "");
     return {
         holder: lease.holderIdentity, renewedAt: renewed, expiresAt, expired: now >= expiresAt,

@@ -80,6 +80,13 @@ export interface LeaseObject {
     leaseTransitions?: number;
     /** Set by the API server; required by replace and delete (optimistic concurrency). */
     resourceVersion?: string;
+    /**
+     * Read only, both on the API server's clock (ms since the epoch, whole seconds): when the lease
+     * was last written (its newest managedFields time) and when it was read (the response's Date
+     * header). When both are known, expiry is judged from them, so the operators' clocks need not agree.
+     */
+    serverWrittenAt?: number;
+    serverReadAt?: number;
 }
 
 /** The ConfigMap's data and version. */

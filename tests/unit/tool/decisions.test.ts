@@ -6,7 +6,7 @@ import type { CanaryContract } from "sts-canary/api";
 import { pendingConfig, contractOf } from "../../../tool/canary";
 import { pinnedList, promotionBlockers, registryOf, restoreOf, safeStartPartition, snapshot, withPinned } from "../../../tool/environments";
 import { EXIT, Interrupted, RefusedError, UsageError } from "../../../tool/exit";
-import { resolveCluster } from "../../../tool/kube";
+import { resolveCluster, serverTimes } from "../../../tool/kube";
 import { exitCodeOf } from "../../../tool/main";
 import { LockLost } from "../../../tool/operation";
 import { parsePlan, remainingSteps, stepTarget } from "../../../tool/plan";
@@ -235,4 +235,25 @@ describe("tool: the stack's cluster, not the environment's current context", () 
         assert.throws(() => resolveCluster("dev", { "kubernetes:kubeconfig": { value: path.join(dir, "stack"), secret: false }, "kubernetes:context": { value: "prod", secret: false } }, {}),
             (err: Error) => err instanceof ClusterUnavailable && /cannot resolve the cluster of stack dev: kubernetes:context "prod" is not in the kubeconfig/.test(err.message));
     });
+});
+
+describe("tool: the lease's times on the API server's clock", () => {
+    const cases: { name: string; fields: { time?: Date | string }[]; headers: Record<string, string>; want: object }[] = [
+        {
+            name: "newest managedFields time and the Date header",
+            fields: [{ time: new Date("2026-11-25T12:00:01Z") }, { time: new Date("2026-11-25T12:00:09Z") }],
+            headers: { date: "Wed, 25 Nov 2026 12:00:13 GMT" },
+            want: { serverWrittenAt: Date.parse("2026-11-25T12:00:09Z"), serverReadAt: Date.parse("2026-11-25T12:00:13Z") },
+        },
+        { name: "no Date header: unknown, fall back to renewTime", fields: [{ time: new Date("2026-11-25T12:00:01Z") }], headers: {}, want: {} },
+        { name: "no managedFields: unknown", fields: [], headers: { date: "Wed, 25 Nov 2026 12:00:13 GMT" }, want: {} },
+        { name: "an entry without a time is ignored", fields: [{}, { time: "2026-11-25T12:00:05Z" }], headers: { date: "Wed, 25 Nov 2026 12:00:06 GMT" },
+            want: { serverWrittenAt: Date.parse("2026-11-25T12:00:05Z"), serverReadAt: Date.parse("2026-11-25T12:00:06Z") } },
+    ];
+    for (const c of cases) {
+        it(c.name, () => {
+            const lease = { metadata: { managedFields: c.fields.map((f) => ({ manager: "sts-canary", operation: "Update", ...f })) } };
+            assert.deepStrictEqual(serverTimes(lease as never, c.headers), c.want);
+        });
+    }
 });

@@ -77,6 +77,11 @@ export class FakeCluster implements ClusterPort {
     /** Conflicts to answer to the next ConfigMap writes (someone else wrote first). */
     recordConflicts = 0;
     readonly deletedPods: string[] = [];
+    /**
+     * The API server's clock, when a test models one: lease writes and reads are then stamped with
+     * it in whole seconds (managedFields time, Date header), as a real server does.
+     */
+    serverClock?: { now(): number };
 
     constructor(replicas = 5, version = "v1", description = "https://127.0.0.1:6443 (context local) from kubernetes:kubeconfig (/k)") {
         this.description = description;
@@ -148,16 +153,28 @@ export class FakeCluster implements ClusterPort {
         return String(++this.version);
     }
 
+    private serverSecond(): number | undefined {
+        return this.serverClock ? Math.floor(this.serverClock.now() / 1000) * 1000 : undefined;
+    }
+
+    /** What the server stores of a written lease: never the client's idea of the server times. */
+    private stamped(lease: LeaseObject): LeaseObject {
+        const rest: LeaseObject = { ...lease };
+        delete rest.serverWrittenAt;
+        delete rest.serverReadAt;
+        return { ...rest, resourceVersion: this.nextVersion(), ...(this.serverClock ? { serverWrittenAt: this.serverSecond() } : {}) };
+    }
+
     async getLease(namespace: string, name: string): Promise<LeaseObject | undefined> {
         this.check();
         const lease = this.leases.get(this.key(namespace, name));
-        return lease ? { ...lease } : undefined;
+        return lease ? { ...lease, ...(this.serverClock ? { serverReadAt: this.serverSecond() } : {}) } : undefined;
     }
 
     async createLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject> {
         this.check();
         if (this.leases.has(this.key(namespace, name))) throw new Conflict("leases already exists");
-        const stored = { ...lease, resourceVersion: this.nextVersion() };
+        const stored = this.stamped(lease);
         this.leases.set(this.key(namespace, name), stored);
         return { ...stored };
     }
@@ -166,7 +183,7 @@ export class FakeCluster implements ClusterPort {
         this.check();
         const current = this.leases.get(this.key(namespace, name));
         if (!current || current.resourceVersion !== lease.resourceVersion) throw new Conflict("the object has been modified");
-        const stored = { ...lease, resourceVersion: this.nextVersion() };
+        const stored = this.stamped(lease);
         this.leases.set(this.key(namespace, name), stored);
         return { ...stored };
     }

@@ -85,6 +85,36 @@ describe("tool: the operation lock (Lease)", () => {
         await lock.release();
     });
 
+    it("judges expiry on the API server's clock, whatever the operators' clocks say", async () => {
+        for (const skew of [+60_000, -60_000]) {
+            const server = new FakeClock(T0);
+            const cluster = new FakeCluster(3);
+            cluster.serverClock = server;
+            // Alice (killed) wrote her lease with her own clock; Bob's clock is `skew` off the server's.
+            await cluster.createLease("shop", NAME, {
+                holderIdentity: holderIdentity(ALICE), leaseDurationSeconds: LEASE_DURATION_SECONDS,
+                acquireTime: microTime(T0 - skew), renewTime: microTime(T0 - skew), leaseTransitions: 0,
+            });
+            const bobClock = new FakeClock(T0 + skew);
+            const bob = new OperationStore(cluster, "shop", "web", "dev", bobClock);
+            const both = async (ms: number) => { await server.advance(ms); await bobClock.advance(ms); };
+            await both(4_000);
+            // By renewTime and his own clock Bob would see a lease 124 s old (or 116 s in the future).
+            await assert.rejects(bob.acquire(BOB, () => undefined), (err: Error) => {
+                assert.ok(err instanceof LockedError, `skew ${skew}: ${err.message}`);
+                assert.match(err.message, /its lease was renewed 4s ago and expires in 27s/);
+                return true;
+            });
+            assert.strictEqual((await bob.state()).lease?.expired, false);
+            await both(26_000);
+            await assert.rejects(bob.acquire(BOB, () => undefined), LockedError, "the server's times have whole seconds: one more to be sure");
+            await both(1_000);
+            const taken = await bob.acquire(BOB, () => undefined);
+            assert.strictEqual(taken.tookOver?.holder, holderIdentity(ALICE), `skew ${skew}`);
+            await taken.release();
+        }
+    });
+
     it("reads expiry from renewTime and the duration", () => {
         const info = leaseInfo({ holderIdentity: "x", renewTime: microTime(T0), leaseDurationSeconds: 30 }, T0 + 29_999)!;
         assert.strictEqual(info.expired, false);

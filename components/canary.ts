@@ -97,6 +97,14 @@ export function buildCanary(parent: pulumi.ComponentResource, name: string, args
     const stsName = args.name ?? name;
     const container = canaryContainerName(args) as string;
     const repository = args.registry ? `${args.registry.server}/${args.registry.repository}` : "";
+    // Before any child exists: the rollout check could not know a passed provider's cluster.
+    if (!args.cluster && parent.getProvider("kubernetes::")) {
+        throw new pulumi.InputPropertyError({
+            propertyPath: "cluster",
+            reason: "a Kubernetes provider was passed in the resource options: pass its kubeconfig/context as `cluster` instead, "
+                + "so that the rollout check reads and acts on the same cluster",
+        });
+    }
 
     // Every version's pinned reference: what this stack builds and pushes, or what it is given.
     const refs: Record<string, pulumi.Output<string>> = {};
@@ -123,13 +131,6 @@ export function buildCanary(parent: pulumi.ComponentResource, name: string, args
         childOpts = { parent, providers: { kubernetes: provider } };
         clusterAccess = pulumi.output(args.cluster).apply((c) => JSON.parse(JSON.stringify(c)) as ClusterAccess);
     } else {
-        if (parent.getProvider("kubernetes::")) {
-            throw new pulumi.InputPropertyError({
-                propertyPath: "cluster",
-                reason: "a Kubernetes provider was passed in the resource options: pass its kubeconfig/context as `cluster` instead, "
-                    + "so that the rollout check reads and acts on the same cluster",
-            });
-        }
         const kubernetes = new pulumi.Config("kubernetes");
         const access = clusterAccessFromConfig((key) => (key === "kubeconfig" ? undefined : kubernetes.get(key)));
         clusterAccess = pulumi.output(kubernetes.getSecret("kubeconfig")).apply((k) => (k === undefined ? access : { ...access, kubeconfig: k }));

@@ -353,7 +353,7 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
         ]],
     ];
     cases.forEach(([name, args, expected], index) => {
-        it(name, () => {
+        it(name, async () => {
             const before = registered.length;
             const rejections: unknown[] = [];
             const onRejection = (err: unknown) => rejections.push(err);
@@ -366,11 +366,30 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
                     assert.match(err.message, new RegExp(`^invalid arguments of StatefulSetCanary "bad${index}" \\(nothing was created\\):`));
                     return true;
                 });
+                // Registrations (and rejections) reach the mock monitor asynchronously.
+                await new Promise((resolve) => setTimeout(resolve, 100));
             } finally {
                 process.off("unhandledRejection", onRejection);
             }
             assert.deepStrictEqual(registered.slice(before).filter((r) => r.name.startsWith(`bad${index}-`)).map((r) => r.name), [], "children were registered");
             assert.deepStrictEqual(rejections, [], "no unhandled rejections");
         });
+    });
+});
+
+describe("StatefulSetCanary refuses a Kubernetes provider in its options", () => {
+    it("names `cluster` and registers no child (no image is built for a canary that cannot be checked)", async () => {
+        const k8s = await import("@pulumi/kubernetes");
+        const provider = new k8s.Provider("someone-elses-k8s", { kubeconfig: "{}" });
+        const before = registered.length;
+        assert.throws(() => new canaryModule.StatefulSetCanary("badprov", seedArgs("badprov"), { providers: { kubernetes: provider } }), (err: Error) => {
+            assert.ok(pulumi.InputPropertyError.isInstance(err), `expected InputPropertyError, got ${err.constructor.name}`);
+            assert.strictEqual((err as pulumi.InputPropertyError).propertyPath, "cluster");
+            assert.match(err.message, /a Kubernetes provider was passed in the resource options: pass its kubeconfig\/context as `cluster` instead/);
+            return true;
+        });
+        // Registrations reach the mock monitor asynchronously.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepStrictEqual(registered.slice(before).filter((r) => r.name.startsWith("badprov-")).map((r) => r.name), [], "children were registered");
     });
 });

@@ -21,6 +21,11 @@ export function contractOf(outputs: Record<string, unknown>): CanaryContract | u
     return value as CanaryContract;
 }
 
+/** Where the contract's canary runs: its namespace, StatefulSet and canary container. */
+export function targetOf(contract: CanaryContract): CanaryTarget {
+    return { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
+}
+
 /** The config keys the tool reads and sets, in the stack's project namespace. */
 export function keys(project: string) {
     return {
@@ -86,7 +91,7 @@ export async function readCanary(stack: StackPort, cluster: ClusterPort, config?
         throw new RefusedError(`stack ${stack.name} has no ${CONTRACT_OUTPUT} output: deploy it with \`pulumi up\` first `
             + `(its program must export the component's contract, e.g. \`export const ${CONTRACT_OUTPUT} = canary.contract\`)`);
     }
-    const target: CanaryTarget = { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
+    const target = targetOf(contract);
     const live = await cluster.readLive(target);
     if (!live.statefulSet) {
         throw new RefusedError(`StatefulSet ${contract.namespace}/${contract.statefulSetName} of stack ${stack.name} is not in the cluster `

@@ -269,7 +269,7 @@ export class OperationStore {
                 }
                 const info = leaseInfo(existing, now);
                 if (info && !info.expired && info.holder !== identity) {
-                    const { record } = await this.state();
+                    const { record } = parseRecord((await this.cluster.getRecord(this.namespace, this.objectName))?.data.operation);
                     throw new LockedError(info, record, now);
                 }
                 const lease = await this.cluster.replaceLease(this.namespace, this.objectName, {

@@ -6,7 +6,7 @@
  * automatic rollback, and the operation lock, record and timeline in the cluster (operation.ts).
  */
 import type { Clock } from "sts-canary/api";
-import { Canary, contractOf, keys, readCanary } from "./canary";
+import { Canary, contractOf, keys, readCanary, targetOf } from "./canary";
 import { EXIT, Interrupted, Outcome, RefusedError, UsageError } from "./exit";
 import { pinnedList, promotionBlockers, registryOf, restoreOf, safeStartPartition, snapshot, withPinned } from "./environments";
 import {
@@ -41,7 +41,7 @@ export async function collectStatus(ctx: Pick<ToolContext, "stack" | "cluster" |
     const contract = contractOf(outputs);
     const base = { stack: ctx.stack.name, project: ctx.stack.project, cluster: ctx.cluster.description, contract, config, now: ctx.clock.now(), recentLimit };
     if (!contract) return buildStatus({ ...base, operation: { timeline: [] } });
-    const target = { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
+    const target = targetOf(contract);
     const store = new OperationStore(ctx.cluster, contract.namespace, contract.statefulSetName, ctx.stack.name, ctx.clock);
     const [live, operation] = await Promise.all([ctx.cluster.readLive(target), store.state()]);
     return buildStatus({ ...base, now: ctx.clock.now(), live, operation });
@@ -132,6 +132,15 @@ export class Operation {
         }
     }
 
+    /** A new version over a canary still in progress would leave three versions: one canary at a time. */
+    refuseSecondCanary(canaryVersion: string, howToFinish: string): void {
+        const { contract, templateVersion, stableVersion } = this.canary;
+        if (canaryVersion !== contract.templateVersion && templateVersion !== stableVersion) {
+            throw new RefusedError(`a canary of ${templateVersion} over ${stableVersion} is in progress at partition ${contract.partition}: `
+                + `${howToFinish} or roll it back before starting another`);
+        }
+    }
+
     /** Version names this stack can deploy (its images), for checking --image-tag. */
     requireVersion(version: string, flag = "--image-tag"): void {
         const available = Object.keys(this.canary.contract.images);
@@ -176,8 +185,7 @@ export class Operation {
     /** Sets the stack config, then `pulumi up`. */
     async apply(set: StackConfig, remove: string[] = []): Promise<{ ok: true; seconds: number } | { ok: false; seconds: number; error: string }> {
         this.checkpoint();
-        if (Object.keys(set).length > 0) await this.ctx.stack.setConfig(set);
-        if (remove.length > 0) await this.ctx.stack.removeConfig(remove);
+        await writeConfig(this.ctx.stack, set, remove);
         const started = this.ctx.clock.now();
         try {
             await this.withBackend("pulumi up", () => this.ctx.stack.up({ signal: this.signal }));
@@ -203,12 +211,25 @@ export class Operation {
     }
 }
 
+/** Sets and removes stack config keys (either may be empty). */
+async function writeConfig(stack: StackPort, set: StackConfig, remove: string[]): Promise<void> {
+    if (Object.keys(set).length > 0) await stack.setConfig(set);
+    if (remove.length > 0) await stack.removeConfig(remove);
+}
+
 async function withOperation(ctx: ToolContext, body: (op: Operation) => Promise<Outcome>): Promise<Outcome> {
     const op = await Operation.begin(ctx);
     try {
         return await body(op);
     } finally {
         await op.end();
+    }
+}
+
+/** Continuing an interrupted operation with another --image-tag would mix two releases. */
+function refuseOtherVersion(record: OperationRecord, imageTag: string | undefined, howToFinish: string): void {
+    if (imageTag !== undefined && imageTag !== record.canaryVersion) {
+        throw new RefusedError(`an interrupted ${record.kind} of ${record.canaryVersion} is in the record: ${howToFinish} or roll it back first`);
     }
 }
 
@@ -336,9 +357,7 @@ export async function step(ctx: ToolContext, options: StepOptions): Promise<Outc
             if ((options.to !== undefined || options.by !== undefined) && stepTarget(contract.partition, contract.replicas, options) !== target) {
                 throw new RefusedError(`an interrupted ${interrupted.kind} was applying partition ${target}: finish it first (\`sts-canary step\` without --to/--by) or roll it back`);
             }
-            if (options.imageTag !== undefined && options.imageTag !== interrupted.canaryVersion) {
-                throw new RefusedError(`an interrupted ${interrupted.kind} of ${interrupted.canaryVersion} is in the record: finish it (\`sts-canary step\`) or roll it back first`);
-            }
+            refuseOtherVersion(interrupted, options.imageTag, "finish it (`sts-canary step`)");
             await op.log("resume", `finishing the interrupted ${interrupted.kind} of ${interrupted.canaryVersion} at partition ${target} `
                 + `(started by ${interrupted.startedBy.user}@${interrupted.startedBy.host} at ${interrupted.startedAt}), config from the record`);
             await op.refreshIfInterrupted();
@@ -350,10 +369,7 @@ export async function step(ctx: ToolContext, options: StepOptions): Promise<Outc
         op.requireInSync();
         const target = stepTarget(contract.partition, contract.replicas, options);
         const canaryVersion = options.imageTag ?? contract.templateVersion;
-        if (canaryVersion !== contract.templateVersion && op.canary.templateVersion !== op.canary.stableVersion) {
-            throw new RefusedError(`a canary of ${op.canary.templateVersion} over ${op.canary.stableVersion} is in progress at partition ${contract.partition}: `
-                + "finish it or roll it back before starting another");
-        }
+        op.refuseSecondCanary(canaryVersion, "finish it");
         const record = op.newRecord("step", [target], canaryVersion);
         const reason = await runStep(op, record, target, { [op.key.imageTag]: value(canaryVersion), [op.key.partition]: value(target) });
         if (reason) return failed(op, reason, record, options.noRollback ?? false);
@@ -382,9 +398,7 @@ export async function promote(ctx: ToolContext, options: PromoteOptions): Promis
         const interrupted = op.interrupted;
         if (interrupted) {
             refuseRollbackRecord(interrupted);
-            if (options.imageTag !== undefined && options.imageTag !== interrupted.canaryVersion) {
-                throw new RefusedError(`an interrupted ${interrupted.kind} of ${interrupted.canaryVersion} is in the record: continue it (\`sts-canary promote\`) or roll it back first`);
-            }
+            refuseOtherVersion(interrupted, options.imageTag, "continue it (`sts-canary promote`)");
             const at = interrupted.currentTarget ?? contract.partition;
             const walk = plan ?? interrupted.plan;
             record = { ...interrupted, kind: interrupted.kind === "step" ? "promote" : interrupted.kind, plan: walk };
@@ -398,10 +412,7 @@ export async function promote(ctx: ToolContext, options: PromoteOptions): Promis
             op.requireInSync();
             const canaryVersion = options.imageTag ?? contract.templateVersion;
             const newCanary = canaryVersion !== contract.templateVersion;
-            if (newCanary && op.canary.templateVersion !== op.canary.stableVersion) {
-                throw new RefusedError(`a canary of ${op.canary.templateVersion} over ${op.canary.stableVersion} is in progress at partition ${contract.partition}: `
-                    + "finish it (`sts-canary promote --plan ...`) or roll it back before starting another");
-            }
+            op.refuseSecondCanary(canaryVersion, "finish it (`sts-canary promote --plan ...`)");
             steps = newCanary ? plan : remainingSteps(plan, contract.partition);
             if (steps.length === 0) return { code: EXIT.ok, message: `nothing to do: partition ${contract.partition} is already past the plan ${plan.join(",")}` };
             record = op.newRecord("promote", plan, canaryVersion);
@@ -511,8 +522,7 @@ export async function promoteEnv(ctx: ToolContext, source: SourceStack, options:
         await op.save(record);
         const restore = async (why: string) => {
             const { set, remove } = restoreOf(previous);
-            if (Object.keys(set).length > 0) await ctx.stack.setConfig(set);
-            if (remove.length > 0) await ctx.stack.removeConfig(remove);
+            await writeConfig(ctx.stack, set, remove);
             await op.log("restored", `${why}: ${touched.map((key) => key.split(":")[1]).join(", ")} of ${to} restored exactly`);
             await op.clear();
         };

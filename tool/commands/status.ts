@@ -1,5 +1,6 @@
 /** `sts-canary status [--watch]`: the canary, its pods and the operation every operator shares. */
 import { Command } from "commander";
+import { targetOf } from "../canary";
 import { collectStatus } from "../operator";
 import { operationObjectName, OperationStore } from "../operation";
 import { CanaryStatus, buildStatus, renderStatus, settled } from "../status";
@@ -24,7 +25,7 @@ export function register(program: Command, host: CommandHost): void {
             if (!options.watch || !first.contract || done(first)) return;
 
             const contract = first.contract;
-            const target = { namespace: contract.namespace, statefulSetName: contract.statefulSetName, container: contract.container };
+            const target = targetOf(contract);
             const store = new OperationStore(ctx.cluster, contract.namespace, contract.statefulSetName, ctx.stack.name, ctx.clock);
             const config = await ctx.stack.getConfig();
             let wake: () => void = () => undefined;

@@ -107,6 +107,22 @@ describe("tool: step", () => {
         assert.ok(!status.operation.interrupted && !status.operation.running);
     });
 
+    it("refuses a second canary over one in progress, and another version over an interrupted step (exit 6)", async () => {
+        const env = setup();
+        const ctx = context(env.stack, env.cluster, env.clock, ALICE);
+        assert.strictEqual((await step(ctx, { imageTag: "v2", to: 4 })).code, EXIT.ok);
+        await assert.rejects(step(ctx, { imageTag: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+            && /^a canary of v2 over v1 is in progress at partition 4: finish it or roll it back before starting another$/.test(err.message));
+        await assert.rejects(promote(ctx, { imageTag: "v3", plan: (replicas) => parsePlan("2,0", replicas) }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+            && /^a canary of v2 over v1 is in progress at partition 4: finish it \(`sts-canary promote --plan \.\.\.`\) or roll it back before starting another$/.test(err.message));
+        assert.strictEqual(versions(env.cluster), "v1,v1,v1,v1,v2", "nothing moved");
+        const env2 = setup();
+        env2.cluster.apply("v2", 4, new Set());
+        await leftBy(env2, ALICE, 60, { kind: "step", plan: [4], currentTarget: 4 });
+        await assert.rejects(step(context(env2.stack, env2.cluster, env2.clock, BOB), { imageTag: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+            && /^an interrupted step of v2 is in the record: finish it \(`sts-canary step`\) or roll it back first$/.test(err.message));
+    });
+
     it("refuses a stale checkout whose stack file differs from the last deployment, changing nothing (exit 6)", async () => {
         const env = setup();
         env.stack.config[`${PROJECT}:partition`] = { value: "3", secret: false };

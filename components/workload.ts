@@ -44,8 +44,7 @@ export interface CanaryWorkloadArgs {
 
 export function recommendedLabels(name: string): Record<string, string> {
     return {
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/instance": name,
+        ...selectorLabels(name),
         "app.kubernetes.io/part-of": "sts-canary",
         "app.kubernetes.io/managed-by": "pulumi",
     };
@@ -113,9 +112,10 @@ export class CanaryWorkload extends pulumi.ComponentResource {
         }
 
         const containers = pulumi.output(args.podSpec.containers);
+        const canaryPorts = containers.apply((cs) => headlessPorts(cs as Container[], args.container));
         const headless = new k8s.core.v1.Service(`${name}-headless`, {
             metadata: metadata(`${args.name}-headless`, namespace),
-            spec: { clusterIP: "None", selector, ports: containers.apply((cs) => headlessPorts(cs as Container[], args.container)) },
+            spec: { clusterIP: "None", selector, ports: canaryPorts },
         }, { parent: this });
 
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-sts`, {
@@ -145,7 +145,7 @@ export class CanaryWorkload extends pulumi.ComponentResource {
 
         let service: k8s.core.v1.Service | undefined;
         if (args.service) {
-            const ports = args.service.ports ?? containers.apply((cs) => headlessPorts(cs as Container[], args.container));
+            const ports = args.service.ports ?? canaryPorts;
             service = new k8s.core.v1.Service(`${name}-service`, {
                 metadata: metadata(args.service.name ?? args.name, namespace),
                 spec: { type: args.service.type, selector, ports },

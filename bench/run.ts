@@ -36,7 +36,7 @@ const seconds = (from: number) => (Date.now() - from) / 1000;
 // ---------------------------------------------------------------- 1. canary step
 /**
  * Where the time of one `pulumi up`/`preview` goes, from its engine events and the start times of
- * the processes the engine starts (polled from /proc, 10 ms apart):
+ * the processes the engine starts (polled from /proc, 20 ms apart):
  *   start-up   CLI start, backend, update metadata, until the program process starts
  *   program    program process start until it registers the stack resource (node, modules)
  *   resources  until the StatefulSet's step starts: registrations, Check/Diff, provider start-ups

@@ -118,8 +118,8 @@ export interface OperationState {
 export class LockedError extends Error {
     constructor(readonly lease: LeaseInfo, readonly record: OperationRecord | undefined, now: number) {
         const what = record ? `${record.kind} of ${record.canaryVersion} (plan ${record.plan.join(",") || "-"}, at partition ${record.currentTarget ?? "-"})` : "an operation";
-        super(`locked: ${what} on this stack is held by ${lease.holder}; its lease was renewed ${seconds(now - lease.renewedAt)} ago and `
-            + `expires in ${seconds(lease.expiresAt - now)} (${new Date(lease.expiresAt).toISOString()}) unless renewed. `
+        super(`locked: ${what} on this stack is held by ${lease.holder}; its lease was renewed ${secondsText(now - lease.renewedAt)} ago and `
+            + `expires in ${secondsText(lease.expiresAt - now)} (${new Date(lease.expiresAt).toISOString()}) unless renewed. `
             + "Wait for it, or run the command again after the lease expired to continue or roll back.");
         this.name = "LockedError";
     }
@@ -133,7 +133,8 @@ export class LockLost extends Error {
     }
 }
 
-function seconds(ms: number): string {
+/** A duration for humans in whole seconds, e.g. `26s` (never negative). */
+export function secondsText(ms: number): string {
     return `${Math.max(0, Math.round(ms / 1000))}s`;
 }
 

@@ -10,7 +10,7 @@ import { Canary, contractOf, keys, readCanary, targetOf } from "./canary";
 import { EXIT, Interrupted, Outcome, RefusedError, UsageError } from "./exit";
 import { pinnedList, promotionBlockers, registryOf, restoreOf, safeStartPartition, snapshot, withPinned } from "./environments";
 import {
-    Holder, Lock, LockLost, LockedError, OperationKind, OperationRecord, OperationState, OperationStore, TimelineEntry, newOperationId, parseHolder,
+    Holder, Lock, LockLost, LockedError, OperationKind, OperationRecord, OperationState, OperationStore, TimelineEntry, newOperationId, parseHolder, secondsText,
 } from "./operation";
 import { describeMove, remainingSteps, stepTarget } from "./plan";
 import { BackendLock, ClusterPort, ConfigEntry, StackConfig, StackPort, UpFailed } from "./ports";
@@ -77,7 +77,7 @@ export class Operation {
             if (op.lock.tookOver) {
                 const lease = op.lock.tookOver;
                 await op.log("takeover", `took over the operation lock of ${lease.holder}: not renewed since ${new Date(lease.renewedAt).toISOString()}, `
-                    + `expired ${Math.round((ctx.clock.now() - lease.expiresAt) / 1000)}s ago`);
+                    + `expired ${secondsText(ctx.clock.now() - lease.expiresAt)} ago`);
             }
         } catch (err) {
             await op.end();

@@ -5,7 +5,7 @@
  */
 import type { CanaryContract, PodView, StatefulSetView } from "sts-canary/api";
 import { Desired, desiredOf, pendingConfig, revisionVersionOf } from "./canary";
-import { LeaseInfo, OperationRecord, OperationState, TimelineEntry } from "./operation";
+import { LeaseInfo, OperationRecord, OperationState, TimelineEntry, secondsText } from "./operation";
 import { LiveState, StackConfig } from "./ports";
 
 export interface PodStatus {
@@ -69,15 +69,13 @@ function podState(pod: PodView): string {
     return pod.phase;
 }
 
-const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`;
-
 /** The operation in one sentence, and whether it runs or was interrupted. */
 export function describeOperation(state: OperationState, now: number): OperationStatus {
     const { lease, record, recordProblem } = state;
     const live = lease !== undefined && !lease.expired;
     const lock = !lease ? "" : live
-        ? `; lock held by ${lease.holder}, renewed ${secs(now - lease.renewedAt)} ago, expires in ${secs(lease.expiresAt - now)}`
-        : `; its lock (${lease.holder}) expired ${secs(now - lease.expiresAt)} ago`;
+        ? `; lock held by ${lease.holder}, renewed ${secondsText(now - lease.renewedAt)} ago, expires in ${secondsText(lease.expiresAt - now)}`
+        : `; its lock (${lease.holder}) expired ${secondsText(now - lease.expiresAt)} ago`;
     if (!record) {
         if (recordProblem) return { lease, recordProblem, running: live, interrupted: !live, summary: `${recordProblem}${lock}` };
         return { lease, running: live, interrupted: false, summary: live ? `an operation is starting${lock}` : undefined };

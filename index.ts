@@ -9,7 +9,7 @@ const SETTING_KEYS: (keyof RawSettings)[] = [
     "imageTag", "partition", "replicas", "namespace", "appName", "versions", "pinnedImages", "registryServer",
     "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
     "imageBuilder", "rolloutTimeoutSeconds", "nodeSelector", "tolerations", "stableTag",
-    "readyTimeoutSeconds", "replaceStuckPods", "bakeSeconds", "maxRestarts", "checkVersionPage",
+    "deleteNamespace", "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "replaceStuckPods", "bakeSeconds", "maxRestarts", "checkVersionPage",
     "metricUrl", "metricThreshold", "metricComparison",
 ];
 const raw: RawSettings = Object.fromEntries(SETTING_KEYS.map((key) => [key, config.get(key)]));

@@ -5,7 +5,7 @@
  */
 export type { CanaryContract } from "./canary";
 export { ClusterAccess, KubeconfigSource, clusterAccessFromConfig, describeAccess, kubeconfigSource } from "./cluster";
-export { PodView, StatefulSetView, STUCK_REASONS, Verdict, decide, stuckReason } from "./rollout/decide";
+export { PodView, StatefulSetView, PERMANENT_REASONS, TRANSIENT_REASONS, causeKind, Verdict, decide, stuckReason } from "./rollout/decide";
 export { DesiredStep, LiveVersions, StepDescription, describeStep, podRanges } from "./rollout/describe";
 export { GateResult, GateSettings, HttpCheck, MetricCheck } from "./rollout/gates";
 export { httpGet } from "./rollout/http";

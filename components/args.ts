@@ -124,6 +124,11 @@ export interface CanaryCommonArgs {
     namespace: string;
     /** Create the namespace (default true), or use an existing one. */
     createNamespace?: boolean;
+    /**
+     * Delete the created namespace, and with it every PersistentVolumeClaim in it, on `pulumi destroy`
+     * or when `namespace` changes (default false: the namespace is left in place, retainOnDelete).
+     */
+    deleteNamespace?: boolean;
     /** Extra labels on every object (and the pods). */
     labels?: Record<string, string>;
     /** Extra annotations on every object. */
@@ -144,6 +149,14 @@ export interface CanaryCommonArgs {
     stableVersion?: string;
     /** A pod unready this long during a step fails `up` (default 120, 10..3600). */
     readyTimeoutSeconds?: number;
+    /**
+     * Seconds a cause that can heal by itself may last before it fails the step (default 30, 0..3600):
+     * ErrImagePull/ImagePullBackOff other than "not found"/"unauthorized", CreateContainerConfigError,
+     * CreateContainerError, RunContainerError.
+     */
+    transientGraceSeconds?: number;
+    /** Restarts a crash-looping container may reach before it fails the step (default 2, 0..100; 0 fails on the first CrashLoopBackOff). */
+    crashLoopRestarts?: number;
     /** Outer bound of a step in seconds (default 600, 30..7200). */
     rolloutTimeoutSeconds?: number;
     /** Delete pods stuck on a revision other than the template's at or above the partition (default true). */
@@ -167,9 +180,12 @@ export interface CanaryArgs extends CanaryCommonArgs {
 export const CANARY_DEFAULTS = {
     imageBuilder: "pulumi-docker",
     createNamespace: true,
+    deleteNamespace: false,
     podManagementPolicy: "OrderedReady",
     minReadySeconds: 0,
     readyTimeoutSeconds: 120,
+    transientGraceSeconds: 30,
+    crashLoopRestarts: 2,
     rolloutTimeoutSeconds: 600,
     replaceStuckPods: true,
     bakeSeconds: 0,

@@ -27,6 +27,10 @@ export function rangeProblem(value: number, min: number, max: number): string | 
 export function versionNameProblem(version: string): string | undefined {
     if (!TAG.test(version)) return `"${version}" is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})`;
     if (MUTABLE_TAGS.has(version)) return `"${version}" is a mutable tag; use immutable version tags`;
+    // The version is also the pods' app.kubernetes.io/version label value.
+    if (version.length > 63 || !LABEL_VALUE.test(version)) {
+        return `"${version}" cannot be a label value (app.kubernetes.io/version): at most 63 characters, starting and ending with a letter or digit`;
+    }
     return undefined;
 }
 
@@ -76,6 +80,12 @@ export function pinnedRefProblem(ref: string): string | undefined {
 export function labelsProblem(labels: Record<string, string>): string | undefined {
     const bad = Object.entries(labels).filter(([k, v]) => !LABEL_KEY.test(k) || !LABEL_VALUE.test(String(v)));
     return bad.length === 0 ? undefined : `${bad.map(([k, v]) => `"${k}=${v}"`).join(", ")} ${bad.length === 1 ? "is not a valid label" : "are not valid labels"}`;
+}
+
+/** Labels the component sets itself (the selector, the version): a user value would break the StatefulSet or the check. */
+export function reservedLabelsProblem(labels: Record<string, string>, reserved: readonly string[]): string | undefined {
+    const taken = Object.keys(labels).filter((k) => reserved.includes(k));
+    return taken.length === 0 ? undefined : `${taken.join(", ")} ${taken.length === 1 ? "is" : "are"} set by the component (selector and version labels); leave ${taken.length === 1 ? "it" : "them"} out`;
 }
 
 export function oneOfProblem(value: string, allowed: readonly string[]): string | undefined {

@@ -7,8 +7,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { CANARY_DEFAULTS, CanaryArgs } from "./args";
+import { VERSION_LABEL } from "./rollout/views";
+import { selectorLabels } from "./workload";
 import {
-    dnsLabelProblem, labelsProblem, oneOfProblem, pinnedRefProblem, rangeProblem, registryProblem, repositoryProblem,
+    dnsLabelProblem, labelsProblem, oneOfProblem, pinnedRefProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
 } from "./checks";
 
@@ -17,6 +19,9 @@ export interface Problem {
     reason: string;
 }
 
+/** Set by the component on every object and the pods: the selector and the version label. */
+export const RESERVED_LABELS = [...Object.keys(selectorLabels("x")), VERSION_LABEL] as const;
+
 export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
 export const POD_MANAGEMENT_POLICIES = ["OrderedReady", "Parallel"] as const;
 export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
@@ -24,6 +29,8 @@ export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 export const LIMITS = {
     replicas: { min: 1, max: 1000 },
     readyTimeoutSeconds: { min: 10, max: 3600 },
+    transientGraceSeconds: { min: 0, max: 3600 },
+    crashLoopRestarts: { min: 0, max: 100 },
     rolloutTimeoutSeconds: { min: 30, max: 7200 },
     bakeSeconds: { min: 0, max: 86400 },
     maxRestarts: { min: 0, max: 1000 },
@@ -96,7 +103,7 @@ export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) =>
     add("namespace", typeof args.namespace === "string" ? dnsLabelProblem(args.namespace, "namespace") : "required");
     for (const key of ["labels", "podLabels"] as const) {
         const labels = args[key];
-        if (labels && known(labels)) add(key, labelsProblem(labels));
+        if (labels && known(labels)) add(key, labelsProblem(labels) ?? reservedLabelsProblem(labels, RESERVED_LABELS));
     }
 
     const containers = args.podSpec?.containers;
@@ -130,9 +137,12 @@ export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) =>
     }
 
     range("readyTimeoutSeconds", args.readyTimeoutSeconds, LIMITS.readyTimeoutSeconds);
+    range("transientGraceSeconds", args.transientGraceSeconds, LIMITS.transientGraceSeconds);
+    range("crashLoopRestarts", args.crashLoopRestarts, LIMITS.crashLoopRestarts);
     range("rolloutTimeoutSeconds", args.rolloutTimeoutSeconds, LIMITS.rolloutTimeoutSeconds);
     const gates = args.gates ?? {};
     range("gates.bakeSeconds", gates.bakeSeconds, LIMITS.bakeSeconds);
+    add("gates.bakeSeconds", bakeProblem(gates.bakeSeconds, args.rolloutTimeoutSeconds));
     range("gates.maxRestarts", gates.maxRestarts, LIMITS.maxRestarts);
     if (gates.http) {
         range("gates.http.port", gates.http.port, { min: 1, max: 65535 });
@@ -148,6 +158,14 @@ export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) =>
         if (gates.metric.comparison !== undefined) add("gates.metric.comparison", oneOfProblem(gates.metric.comparison, ["<=", ">="]));
     }
     return problems;
+}
+
+/** The bake runs inside the step's rolloutTimeoutSeconds: it must leave time for the pods to move first. */
+export function bakeProblem(bakeSeconds: number | undefined, rolloutTimeoutSeconds: number | undefined): string | undefined {
+    const timeout = rolloutTimeoutSeconds ?? CANARY_DEFAULTS.rolloutTimeoutSeconds;
+    if (typeof bakeSeconds !== "number" || bakeSeconds < timeout) return undefined;
+    return `${bakeSeconds} is not less than rolloutTimeoutSeconds (${timeout}), which bounds the whole step, bake included: `
+        + "raise rolloutTimeoutSeconds or shorten the bake";
 }
 
 function isDir(p: string): boolean {

@@ -20,6 +20,8 @@ export interface CanaryWorkloadArgs {
     name: string;
     namespace: string;
     createNamespace: boolean;
+    /** Delete the created namespace (and every volume claim in it) on destroy or rename; else it is retained. */
+    deleteNamespace: boolean;
     replicas: number;
     partition: number;
     /** Version of the template (pod label app.kubernetes.io/version). */
@@ -95,7 +97,9 @@ export class CanaryWorkload extends pulumi.ComponentResource {
         const namespace: pulumi.Output<string> = args.createNamespace
             ? new k8s.core.v1.Namespace(`${name}-ns`, {
                 metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
-            }, { parent: this }).metadata.name
+            // Deleting a namespace deletes every PersistentVolumeClaim in it, whatever the StatefulSet's
+            // retention policy says: a destroy or a rename leaves it in place unless asked.
+            }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name
             : pulumi.output(args.namespace);
 
         const pullSecrets: pulumi.Input<k8s.types.input.core.v1.LocalObjectReference>[] = [];

@@ -29,7 +29,10 @@ export function seedCanaryArgs(s: CanarySettings, password: pulumi.Input<string>
         container: VERSION_PAGE_CONTAINER,
         service: versionPageService(s.appName, s.nodePort),
         stableVersion: s.stableTag,
+        deleteNamespace: s.deleteNamespace,
         readyTimeoutSeconds: s.readyTimeoutSeconds,
+        transientGraceSeconds: s.transientGraceSeconds,
+        crashLoopRestarts: s.crashLoopRestarts,
         rolloutTimeoutSeconds: s.rolloutTimeoutSeconds,
         replaceStuckPods: s.replaceStuckPods,
         gates: {

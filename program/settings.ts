@@ -10,7 +10,7 @@ import {
 } from "sts-canary/checks";
 import type { MetricCheck } from "sts-canary/api";
 import { MUTABLE_TAGS } from "sts-canary/tags";
-import { IMAGE_BUILDERS, LIMITS as ARG_LIMITS } from "sts-canary/validate";
+import { IMAGE_BUILDERS, LIMITS as ARG_LIMITS, bakeProblem } from "sts-canary/validate";
 
 export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
 
@@ -51,8 +51,14 @@ export interface CanarySettings {
     tolerations: Toleration[];
     /** Expected version of the pods below the partition; when set, a step fails if they run another. */
     stableTag?: string;
-    /** Seconds a pod may stay unready (since the step began or it was created) before the step fails. */
+    /** Seconds a pod may stay unready (by its own timestamps) before the step fails. */
     readyTimeoutSeconds: number;
+    /** Seconds a cause that can heal (a pull error other than "not found", a config error) may last before the step fails. */
+    transientGraceSeconds: number;
+    /** Restarts a crash-looping container may reach before the step fails. */
+    crashLoopRestarts: number;
+    /** Delete the namespace (and every volume claim in it) on destroy or rename. */
+    deleteNamespace: boolean;
     /** Delete pods stuck on a revision other than the template's at or above the partition (kubernetes#67250). */
     replaceStuckPods: boolean;
     /** Seconds the canary runs before restarts, pages and the metric are judged. */
@@ -95,6 +101,9 @@ export const DEFAULTS: Omit<CanarySettings, "stableTag" | "metric"> = {
     nodeSelector: {},
     tolerations: [],
     readyTimeoutSeconds: 120,
+    transientGraceSeconds: 30,
+    crashLoopRestarts: 2,
+    deleteNamespace: false,
     replaceStuckPods: true,
     bakeSeconds: 0,
     maxRestarts: 0,
@@ -107,6 +116,8 @@ export const LIMITS = {
     nodePort: ARG_LIMITS.nodePort,
     rolloutTimeoutSeconds: ARG_LIMITS.rolloutTimeoutSeconds,
     readyTimeoutSeconds: ARG_LIMITS.readyTimeoutSeconds,
+    transientGraceSeconds: ARG_LIMITS.transientGraceSeconds,
+    crashLoopRestarts: ARG_LIMITS.crashLoopRestarts,
     bakeSeconds: ARG_LIMITS.bakeSeconds,
     maxRestarts: ARG_LIMITS.maxRestarts,
 };
@@ -296,25 +307,29 @@ export function validateSettings(raw: RawSettings): CanarySettings {
     const baseImage = str("baseImage", DEFAULTS.baseImage);
 
     const rollout = validateRolloutSettings(raw, problems);
+    report("bakeSeconds", bakeProblem(rollout.bakeSeconds, rolloutTimeoutSeconds), problems);
+    const deleteNamespace = parseBoolean("deleteNamespace", raw.deleteNamespace, DEFAULTS.deleteNamespace, problems);
 
     if (problems.length > 0) throw new SettingsError(problems);
     return {
         imageTag, partition, replicas, namespace, appName, versions, pinnedImages, registryServer, registryProject,
         repository, registryUsername, nodePort, nodeAddress, baseImage,
-        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, nodeSelector, tolerations, stableTag, ...rollout,
+        imageBuilder: imageBuilder as ImageBuilder, rolloutTimeoutSeconds, nodeSelector, tolerations, stableTag, deleteNamespace, ...rollout,
     };
 }
 
 /** The rollout check's settings: stuck pods, readiness timeout, gates. Problems are added to `problems`. */
 export function validateRolloutSettings(raw: RawSettings, problems: string[]): Pick<CanarySettings,
-    "readyTimeoutSeconds" | "replaceStuckPods" | "bakeSeconds" | "maxRestarts" | "checkVersionPage" | "metric"> {
-    const int = (key: "readyTimeoutSeconds" | "bakeSeconds" | "maxRestarts") => {
+    "readyTimeoutSeconds" | "transientGraceSeconds" | "crashLoopRestarts" | "replaceStuckPods" | "bakeSeconds" | "maxRestarts" | "checkVersionPage" | "metric"> {
+    const int = (key: "readyTimeoutSeconds" | "transientGraceSeconds" | "crashLoopRestarts" | "bakeSeconds" | "maxRestarts") => {
         const value = parseInteger(key, raw[key], DEFAULTS[key], problems);
         checkRange(key, value, LIMITS[key].min, LIMITS[key].max, problems);
         return value;
     };
     const settings: ReturnType<typeof validateRolloutSettings> = {
         readyTimeoutSeconds: int("readyTimeoutSeconds"),
+        transientGraceSeconds: int("transientGraceSeconds"),
+        crashLoopRestarts: int("crashLoopRestarts"),
         replaceStuckPods: parseBoolean("replaceStuckPods", raw.replaceStuckPods, DEFAULTS.replaceStuckPods, problems),
         bakeSeconds: int("bakeSeconds"),
         maxRestarts: int("maxRestarts"),

@@ -29,6 +29,8 @@ export interface RolloutCheckArgs {
     /** Name of the canary container. */
     container: pulumi.Input<string>;
     readyTimeoutSeconds: pulumi.Input<number>;
+    transientGraceSeconds: pulumi.Input<number>;
+    crashLoopRestarts: pulumi.Input<number>;
     rolloutTimeoutSeconds: pulumi.Input<number>;
     replaceStuckPods: pulumi.Input<boolean>;
     /** When not empty, the pods below the partition must run this version. */

@@ -48,27 +48,43 @@ export interface StatefulSetView {
     currentRevision: string;
     updateRevision: string;
     minReadySeconds: number;
+    /** Image of the canary container in spec.template (what the template runs now). */
+    templateImage?: string;
 }
 
-/** The step `pulumi up` applied, and how to judge it. */
+/** The step `pulumi up` applied, and how to judge it. All times are the API server's (ms since epoch). */
 export interface StepTarget {
     replicas: number;
     partition: number;
     /** metadata.generation of the StatefulSet as applied; status must have observed it. */
     generation: number;
-    /** A pod unready for longer than this (since the check began or the pod was created) is stuck. */
+    /** Image of the canary container as applied; a live template with another one was changed by someone else. */
+    image?: string;
+    /** A pod not Ready for longer than this (by its own timestamps) is stuck. */
     readyTimeoutSeconds: number;
-    /** Delete stuck pods on a revision other than updateRevision at or above the partition. */
+    /** How long a cause that can heal by itself (a pull error that is not "not found", a config error...) may last. */
+    transientGraceSeconds: number;
+    /** Restarts a crash-looping container may reach before the pod counts as stuck. */
+    crashLoopRestarts: number;
+    /** Delete stuck pods on a revision other than the one the controller would recreate them with. */
     replaceStuckPods: boolean;
-    /** When the check began (ms since epoch). */
-    startedAt: number;
+    /**
+     * Since when the pods have been in view without a gap (after the last API outage). A not-Ready
+     * span before it is not held against a pod: its status may not have been reported yet.
+     */
+    seenSince?: number;
 }
 
-/** Container states that do not heal within a step: the pod is stuck. */
-export const STUCK_REASONS: ReadonlySet<string> = new Set([
-    "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName",
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
+/** Waiting reasons that never heal within a step: the pod is stuck at once. */
+export const PERMANENT_REASONS: ReadonlySet<string> = new Set(["InvalidImageName", "ErrImageNeverPull"]);
+
+/** Waiting reasons that may heal by themselves (a registry answering 503, a Secret created a moment later). */
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set([
+    "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
 ]);
+
+/** A pull error whose message says the image cannot exist or be read: permanent, whatever the waiting reason. */
+export const PERMANENT_PULL_MESSAGE = /not found|manifest unknown|unauthorized|denied|forbidden|invalid reference format|\b40[134]\b/i;
 
 export type Verdict =
     | { kind: "waiting"; reason: string }
@@ -76,17 +92,84 @@ export type Verdict =
     | { kind: "failed"; pod?: PodView; cause: string; hint?: string }
     | { kind: "replace"; pods: PodView[]; why: string[] };
 
-/** Why a pod is stuck, or undefined when it is not (yet). */
-export function stuckReason(pod: PodView, target: Pick<StepTarget, "readyTimeoutSeconds" | "startedAt">, now: number): string | undefined {
+/** How a waiting container is judged: at once (permanent), after the grace (transient), or after readyTimeoutSeconds. */
+export function causeKind(pod: Pick<PodView, "waiting" | "restarts">, crashLoopRestarts: number): "permanent" | "transient" | "unready" {
+    const reason = pod.waiting?.reason;
+    if (!reason) return "unready";
+    if (PERMANENT_REASONS.has(reason)) return "permanent";
+    if (reason === "CrashLoopBackOff") return pod.restarts >= crashLoopRestarts ? "permanent" : "unready";
+    if (!TRANSIENT_REASONS.has(reason)) return "unready";
+    const pull = reason === "ErrImagePull" || reason === "ImagePullBackOff";
+    return pull && PERMANENT_PULL_MESSAGE.test(pod.waiting?.message ?? "") ? "permanent" : "transient";
+}
+
+/** Since when the pod has been not Ready, as far as the check could see it. */
+function unreadySince(pod: PodView, target: Pick<StepTarget, "seenSince">): number {
+    return Math.max(pod.createdAt, pod.readyChangedAt ?? 0, target.seenSince ?? 0);
+}
+
+type StuckTarget = Pick<StepTarget, "readyTimeoutSeconds" | "transientGraceSeconds" | "crashLoopRestarts" | "seenSince">;
+
+/** Why a pod is stuck, or undefined when it is not (yet). Ages come from the pod's own timestamps. */
+export function stuckReason(pod: PodView, target: StuckTarget, now: number): string | undefined {
     if (pod.terminating || pod.ready) return undefined;
     if (pod.phase === "Failed") return `pod phase Failed${pod.lastTermination?.reason ? ` (${pod.lastTermination.reason})` : ""}`;
-    if (pod.waiting && STUCK_REASONS.has(pod.waiting.reason)) return pod.waiting.reason;
-    const since = Math.max(pod.createdAt, pod.readyChangedAt ?? 0, target.startedAt);
-    if (now - since > target.readyTimeoutSeconds * 1000) {
-        const state = pod.unschedulable ? `Pending: ${pod.unschedulable}` : pod.waiting ? pod.waiting.reason : pod.phase;
+    const kind = causeKind(pod, target.crashLoopRestarts);
+    const reason = pod.waiting?.reason;
+    if (kind === "permanent") return reason === "CrashLoopBackOff" ? `CrashLoopBackOff (${pod.restarts} restart(s))` : reason;
+    const age = now - unreadySince(pod, target);
+    if (kind === "transient" && age > target.transientGraceSeconds * 1000) return `${reason} for more than ${target.transientGraceSeconds}s`;
+    if (age > target.readyTimeoutSeconds * 1000) {
+        const state = pod.unschedulable ? `Pending: ${pod.unschedulable}` : reason ?? pod.phase;
         return `not Ready after ${target.readyTimeoutSeconds}s (${state})`;
     }
     return undefined;
+}
+
+/** The revision the controller creates this ordinal with: the template's at or above the partition, else the current one. */
+export function revisionFor(ordinal: number, sts: Pick<StatefulSetView, "currentRevision" | "updateRevision">, partition: number): string {
+    return ordinal >= partition ? sts.updateRevision : sts.currentRevision;
+}
+
+/**
+ * A not-Ready pod the controller would recreate on another revision than it runs, and why; or
+ * undefined. At or above the partition that is at once (the controller replaces it anyway, but
+ * only once Ready, which it never becomes: kubernetes#67250); below the partition only when it is
+ * stuck, so a canary pod that is merely restarting is not moved back.
+ */
+function replacement(pod: PodView, sts: StatefulSetView, target: StepTarget, now: number): string | undefined {
+    if (pod.terminating || pod.ready || pod.revision === "") return undefined;
+    const wanted = revisionFor(pod.ordinal, sts, target.partition);
+    if (wanted === "" || pod.revision === wanted) return undefined;
+    const stuck = stuckReason(pod, target, now);
+    if (pod.ordinal < target.partition && !stuck) return undefined;
+    const state = stuck ?? (pod.waiting?.reason ? `${pod.waiting.reason}, not Ready` : "not Ready");
+    return `${pod.name} is stuck on revision ${pod.revision} (${state}); the controller recreates it on ${wanted}`;
+}
+
+/** The live spec is not the one this step applied: someone else changed the StatefulSet meanwhile. */
+function changedByOthers(sts: StatefulSetView, target: StepTarget): string | undefined {
+    const differences: string[] = [];
+    if (sts.replicas !== target.replicas) differences.push(`replicas ${sts.replicas} (applied ${target.replicas})`);
+    if (sts.partition !== target.partition) differences.push(`partition ${sts.partition} (applied ${target.partition})`);
+    if (target.image && sts.templateImage && sts.templateImage !== target.image) differences.push(`image ${sts.templateImage} (applied ${target.image})`);
+    if (differences.length === 0) return undefined;
+    return `the live StatefulSet was changed by someone else after this step applied generation ${target.generation} `
+        + `(now generation ${sts.generation}): ${differences.join(", ")}`;
+}
+
+/** What to do about a stuck pod the check does not replace. */
+function stuckHint(pod: PodView, sts: StatefulSetView, target: StepTarget): string {
+    const wanted = revisionFor(pod.ordinal, sts, target.partition);
+    if (pod.revision !== "" && wanted !== "" && pod.revision !== wanted) {
+        return `${pod.name} runs revision ${pod.revision}, not ${wanted}, and the controller will not replace it `
+            + "while it is not Ready (kubernetes#67250); replaceStuckPods is false: delete the pod yourself, or set replaceStuckPods to true";
+    }
+    if (pod.ordinal >= target.partition) {
+        return "the template's revision does not become Ready: fix the release, or revert the template (imageTag) and run `pulumi up` again";
+    }
+    return `${pod.name} is below the partition (${target.partition}) on the stable revision ${pod.revision || "?"}: a new pod would get the same `
+        + "revision; look at its events and its node";
 }
 
 /** Ready for at least minReadySeconds: what the controller counts as available. */
@@ -107,38 +190,25 @@ export function decide(sts: StatefulSetView | undefined, pods: PodView[], target
     if (sts.observedGeneration < target.generation) {
         return { kind: "waiting", reason: `the StatefulSet controller has not observed generation ${target.generation} yet (observed ${sts.observedGeneration})` };
     }
+    const changed = sts.generation !== target.generation ? changedByOthers(sts, target) : undefined;
+    if (changed) {
+        return { kind: "failed", cause: changed, hint: "run `pulumi refresh` to see the live change, then `pulumi up` to apply the stack's own step again" };
+    }
     const { replicas, partition } = target;
     const wanted = pods.filter((p) => p.ordinal < replicas).sort((a, b) => b.ordinal - a.ordinal);
 
     const toReplace: PodView[] = [];
     const why: string[] = [];
     for (const pod of wanted) {
+        const replace = target.replaceStuckPods ? replacement(pod, sts, target, now) : undefined;
+        if (replace) {
+            toReplace.push(pod);
+            why.push(replace);
+            continue;
+        }
         const reason = stuckReason(pod, target, now);
         if (!reason) continue;
-        const canary = pod.ordinal >= partition;
-        const stale = pod.revision !== "" && pod.revision !== sts.updateRevision;
-        if (canary && stale) {
-            if (target.replaceStuckPods) {
-                toReplace.push(pod);
-                why.push(`${pod.name} is stuck on revision ${pod.revision} (${reason}), not on ${sts.updateRevision}`);
-                continue;
-            }
-            return {
-                kind: "failed", pod, cause: reason,
-                hint: `${pod.name} runs revision ${pod.revision}, not the template's ${sts.updateRevision}, and the controller will not replace it `
-                    + "while it is not Ready (kubernetes#67250); replaceStuckPods is false: delete the pod yourself, or set replaceStuckPods to true",
-            };
-        }
-        if (canary) {
-            return { kind: "failed", pod, cause: reason, hint: "the template's revision does not become Ready: fix the release, or revert the template (imageTag) and run `pulumi up` again" };
-        }
-        const onTemplate = pod.revision === sts.updateRevision && sts.updateRevision !== sts.currentRevision;
-        return {
-            kind: "failed", pod, cause: reason,
-            hint: onTemplate
-                ? `${pod.name} is below the partition (${partition}) but still on the template's revision: raising the partition does not move a pod back; revert the template (imageTag) to replace it`
-                : `${pod.name} is below the partition (${partition}); the check never replaces pods below the partition`,
-        };
+        return { kind: "failed", pod, cause: reason, hint: stuckHint(pod, sts, target) };
     }
     if (toReplace.length > 0) return { kind: "replace", pods: toReplace, why };
 

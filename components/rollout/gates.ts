@@ -4,6 +4,7 @@
  * are pure functions over the evidence; the rollout runner gathers it (watch, pod proxy, HTTP).
  */
 import type { PodView } from "./decide";
+import { redact } from "../redact";
 
 export interface GateResult {
     gate: string;
@@ -61,6 +62,12 @@ export function restartGate(before: PodView[], after: PodView[], canaryOrdinals:
     return { gate: "restarts", passed, evidence };
 }
 
+/** Every canary pod stayed Ready through the bake. */
+export function readyGate(canaryPods: string[], unready: string[], baked: string): GateResult {
+    if (unready.length > 0) return { gate: "ready", passed: false, evidence: [...unready, "every canary pod must stay Ready during the bake"] };
+    return { gate: "ready", passed: true, evidence: [`${canaryPods.join(", ") || "no canary pod"} Ready throughout the ${baked} bake`] };
+}
+
 export interface HttpProbe {
     pod: string;
     status: number;
@@ -101,7 +108,9 @@ export function parseMetric(body: string): number | undefined {
 }
 
 export function metricGate(metric: MetricCheck, body: string | undefined, error: string | undefined): GateResult {
-    const { url, threshold, comparison } = metric;
+    const { threshold, comparison } = metric;
+    // The URL may carry a token (?access_token=...): evidence goes into outputs, state and the tool's timeline.
+    const url = redact(metric.url);
     if (error !== undefined || body === undefined) {
         return { gate: "metric", passed: false, evidence: [`${url}: ${error ?? "no answer"}`] };
     }

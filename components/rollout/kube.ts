@@ -9,7 +9,8 @@ import { ClusterAccess, describeAccess, kubeconfigSource } from "../cluster";
 import type { PodView, StatefulSetView } from "./decide";
 import type { HttpProbe } from "./gates";
 import { httpGet } from "./http";
-import type { PodEvidence, RolloutCluster } from "./runner";
+import { Informer } from "./informer";
+import type { PodEvidence, RolloutCluster, SyncState } from "./runner";
 import { labelSelector, podView, revisionVersion, statefulSetView } from "./views";
 
 /** A KubeConfig for the stack's cluster, or an error that says which one could not be used. */
@@ -68,62 +69,97 @@ export function apiError(err: unknown): { code: number; body: string; message: s
     return { code: typeof e.code === "number" ? e.code : 0, body, message };
 }
 
-const RESTART_DELAY_MS = 1000;
+/** Bound of one list call: an API server that accepts but never answers must not stall the loop. */
+const LIST_TIMEOUT_MS = 15_000;
+
+/** The promise, or an error after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s`)), ms); });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function serverDate(headers: Record<string, string> | undefined): number | undefined {
+    const date = Date.parse(headers?.["date"] ?? headers?.["Date"] ?? "");
+    return Number.isFinite(date) ? date : undefined;
+}
 
 export class KubeRolloutCluster implements RolloutCluster {
     private readonly core: k8s.CoreV1Api;
     private readonly apps: k8s.AppsV1Api;
-    private stsCache?: k8s.ListWatch<k8s.V1StatefulSet>;
-    private podCache?: k8s.ListWatch<k8s.V1Pod>;
+    private stsInformer?: Informer<k8s.V1StatefulSet>;
+    private podInformer?: Informer<k8s.V1Pod>;
     private selector = "";
-    private stopped = false;
-    private restartTimer?: NodeJS.Timeout;
+    private onChange: () => void = () => undefined;
 
     constructor(private readonly kc: k8s.KubeConfig, readonly namespace: string, readonly name: string, readonly container?: string) {
         this.core = kc.makeApiClient(k8s.CoreV1Api);
         this.apps = kc.makeApiClient(k8s.AppsV1Api);
     }
 
+    /** Starts the StatefulSet's informer, and its pods' once the selector is known; waits up to 10 s for a first view. */
     async start(onChange: () => void): Promise<void> {
         const { namespace, name } = this;
-        let sts: k8s.V1StatefulSet;
-        try {
-            sts = await this.apps.readNamespacedStatefulSet({ name, namespace });
-        } catch (err) {
-            const e = apiError(err);
-            throw new Error(`cannot read StatefulSet ${namespace}/${name} on ${clusterName(this.kc)}: ${e.code ? `${e.code} ` : ""}${e.message}`);
-        }
+        this.onChange = () => {
+            this.startPods();
+            onChange();
+        };
+        this.stsInformer = new Informer<k8s.V1StatefulSet>({
+            kc: this.kc, path: `/apis/apps/v1/namespaces/${namespace}/statefulsets`, fieldSelector: `metadata.name=${name}`,
+            what: `StatefulSet ${namespace}/${name} on ${clusterName(this.kc)}`, onChange: this.onChange,
+            list: async () => {
+                const answer = await withTimeout(this.apps.listNamespacedStatefulSetWithHttpInfo({ namespace, fieldSelector: `metadata.name=${name}` }),
+                    LIST_TIMEOUT_MS, `listing StatefulSet ${namespace}/${name}`);
+                return { items: answer.data.items, resourceVersion: answer.data.metadata?.resourceVersion ?? "", serverDate: serverDate(answer.headers) };
+            },
+        });
+        this.stsInformer.start();
+        await this.stsInformer.firstSync(10_000);
+        await this.podInformer?.firstSync(10_000);
+    }
+
+    /** The pods' informer, once the StatefulSet (and so its immutable selector) is known. */
+    private startPods(): void {
+        const sts = this.stsInformer?.items()[0];
+        if (this.podInformer || !sts) return;
+        const { namespace, name } = this;
         this.selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
-        const watch = new k8s.Watch(this.kc);
-        this.stsCache = new k8s.ListWatch(`/apis/apps/v1/namespaces/${namespace}/statefulsets`, watch,
-            () => this.apps.listNamespacedStatefulSet({ namespace, fieldSelector: `metadata.name=${name}` }), false, undefined, `metadata.name=${name}`);
-        this.podCache = new k8s.ListWatch(`/api/v1/namespaces/${namespace}/pods`, watch,
-            () => this.core.listNamespacedPod({ namespace, labelSelector: this.selector }), false, this.selector);
-        for (const cache of [this.stsCache, this.podCache] as k8s.ListWatch<k8s.KubernetesObject>[]) {
-            cache.on("change", () => onChange());
-            // A watch that fails (API server restart, expired resourceVersion...) is started again.
-            cache.on("error", () => {
-                if (this.stopped) return;
-                this.restartTimer = setTimeout(() => { if (!this.stopped) void cache.start(); }, RESTART_DELAY_MS);
-            });
-        }
-        await Promise.all([this.stsCache.start(), this.podCache.start()]);
+        const selector = this.selector;
+        this.podInformer = new Informer<k8s.V1Pod>({
+            kc: this.kc, path: `/api/v1/namespaces/${namespace}/pods`, labelSelector: selector,
+            what: `pods of ${namespace}/${name} on ${clusterName(this.kc)}`, onChange: this.onChange,
+            list: async () => {
+                const answer = await withTimeout(this.core.listNamespacedPodWithHttpInfo({ namespace, labelSelector: selector }),
+                    LIST_TIMEOUT_MS, `listing the pods of ${namespace}/${name}`);
+                return { items: answer.data.items, resourceVersion: answer.data.metadata?.resourceVersion ?? "", serverDate: serverDate(answer.headers) };
+            },
+        });
+        this.podInformer.start();
     }
 
     stop(): void {
-        this.stopped = true;
-        if (this.restartTimer) clearTimeout(this.restartTimer);
-        void this.stsCache?.stop();
-        void this.podCache?.stop();
+        this.stsInformer?.stop();
+        this.podInformer?.stop();
+    }
+
+    sync(): SyncState {
+        const sts = this.stsInformer?.sync() ?? { synced: false, since: Date.now() };
+        if (!sts.synced) return sts;
+        if (!this.stsInformer?.items().length) return sts;
+        return this.podInformer?.sync() ?? { synced: false, since: Date.now(), error: "the pods are not listed yet" };
+    }
+
+    serverOffset(): number {
+        return this.podInformer?.offset ?? this.stsInformer?.offset ?? 0;
     }
 
     statefulSet(): StatefulSetView | undefined {
-        const sts = this.stsCache?.get(this.name, this.namespace);
-        return sts ? statefulSetView(sts) : undefined;
+        const sts = this.stsInformer?.items().find((s) => s.metadata?.name === this.name);
+        return sts ? statefulSetView(sts, this.container) : undefined;
     }
 
     pods(): PodView[] {
-        return (this.podCache?.list(this.namespace) ?? [])
+        return (this.podInformer?.items() ?? [])
             .map((p) => podView(p, this.name, this.container))
             .filter((p): p is PodView => p !== undefined)
             .sort((a, b) => a.ordinal - b.ordinal);
@@ -140,14 +176,32 @@ export class KubeRolloutCluster implements RolloutCluster {
         return versions;
     }
 
-    async deletePod(pod: PodView): Promise<void> {
+    /**
+     * Reads the pod fresh (the cache may lag) and deletes it only if it is still the same pod, still
+     * not Ready, unchanged since that read (preconditions on uid and resourceVersion).
+     */
+    async deletePod(pod: PodView): Promise<"deleted" | "gone" | "ready"> {
+        const { namespace } = this;
+        let live: k8s.V1Pod;
         try {
-            await this.core.deleteNamespacedPod({ name: pod.name, namespace: this.namespace, body: { preconditions: { uid: pod.uid } } });
+            live = await withTimeout(this.core.readNamespacedPod({ name: pod.name, namespace }), LIST_TIMEOUT_MS, `reading pod ${namespace}/${pod.name}`);
+        } catch (err) {
+            if (apiError(err).code === 404) return "gone";
+            throw new Error(`cannot read pod ${namespace}/${pod.name}: ${apiError(err).message}`);
+        }
+        const view = podView(live, this.name, this.container);
+        if (!view || view.uid !== pod.uid || view.terminating) return "gone";
+        if (view.ready) return "ready";
+        try {
+            await this.core.deleteNamespacedPod({
+                name: pod.name, namespace, body: { preconditions: { uid: pod.uid, resourceVersion: live.metadata?.resourceVersion } },
+            });
+            return "deleted";
         } catch (err) {
             const e = apiError(err);
-            // Already gone, or replaced by a newer pod of the same name: nothing left to delete.
-            if (e.code === 404 || e.code === 409) return;
-            throw new Error(`cannot delete pod ${this.namespace}/${pod.name}: ${e.message}`);
+            if (e.code === 404) return "gone";
+            // 409: it changed since the read; the next look decides again on the new state.
+            throw new Error(`cannot delete pod ${namespace}/${pod.name}: ${e.code ? `${e.code} ` : ""}${e.message}`);
         }
     }
 

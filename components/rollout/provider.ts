@@ -6,6 +6,7 @@
  *   create/update run the rollout check (runner.ts) against the stack's cluster and fail the
  *           update with the cause, so a failed step keeps the old inputs and the next `up` checks again.
  */
+import { CANARY_DEFAULTS } from "../args";
 import type { ClusterAccess } from "../cluster";
 import { DesiredStep, LiveVersions, describeStep } from "./describe";
 import type { GateSettings } from "./gates";
@@ -26,6 +27,9 @@ export interface CheckInputs {
     /** Name of the canary container. */
     container: string;
     readyTimeoutSeconds: number;
+    /** Absent in the state of earlier versions: the defaults apply. */
+    transientGraceSeconds?: number;
+    crashLoopRestarts?: number;
     rolloutTimeoutSeconds: number;
     replaceStuckPods: boolean;
     /** When not empty, the pods below the partition must run this version. */
@@ -47,7 +51,7 @@ export interface StepPreview {
 /** Inputs whose change is a new step (or a new way to judge it). */
 export const DESIRED_KEYS: (keyof CheckInputs)[] = [
     "namespace", "name", "generation", "replicas", "partition", "version", "image", "container",
-    "readyTimeoutSeconds", "rolloutTimeoutSeconds", "replaceStuckPods", "expectedStableVersion", "gates",
+    "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "rolloutTimeoutSeconds", "replaceStuckPods", "expectedStableVersion", "gates",
 ];
 
 /** The engine's placeholder for values not known during a preview. */
@@ -157,7 +161,9 @@ async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<s
     try {
         const report = await runRollout(cluster, {
             namespace: inputs.namespace, name: inputs.name, replicas: inputs.replicas, partition: inputs.partition,
-            generation: inputs.generation, version: inputs.version, readyTimeoutSeconds: inputs.readyTimeoutSeconds,
+            generation: inputs.generation, version: inputs.version, image: inputs.image, readyTimeoutSeconds: inputs.readyTimeoutSeconds,
+            transientGraceSeconds: inputs.transientGraceSeconds ?? CANARY_DEFAULTS.transientGraceSeconds,
+            crashLoopRestarts: inputs.crashLoopRestarts ?? CANARY_DEFAULTS.crashLoopRestarts,
             rolloutTimeoutSeconds: inputs.rolloutTimeoutSeconds, replaceStuckPods: inputs.replaceStuckPods, gates: inputs.gates,
             expectedStableVersion: inputs.expectedStableVersion || undefined,
         }, realClock, (line) => progress(line, line.startsWith("replaced") ? "info" : "status"));

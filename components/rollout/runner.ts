@@ -5,7 +5,8 @@
  * it against the stack's cluster (kube.ts).
  */
 import { PodView, StatefulSetView, StepTarget, Verdict, decide } from "./decide";
-import { GateResult, GateSettings, HttpProbe, gateFailureMessage, httpGate, metricGate, restartGate } from "./gates";
+import { GateResult, GateSettings, HttpProbe, gateFailureMessage, httpGate, metricGate, readyGate, restartGate } from "./gates";
+import { redact } from "../redact";
 import { podRanges } from "./describe";
 
 export interface PodEvidence {
@@ -18,17 +19,27 @@ export interface PodEvidence {
     logTail: string[];
 }
 
+/** Whether the cluster's view is known to be in sync with the API server. */
+export type SyncState =
+    | { synced: true }
+    /** Not (or no longer) in sync since `since` (local ms); `permanent` errors (401, 403) do not heal by retrying. */
+    | { synced: false; since: number; error?: string; permanent?: boolean };
+
 /** What the check needs of a cluster: a live view of one StatefulSet and its pods, and a few calls. */
 export interface RolloutCluster {
-    /** Starts observing (list, then watch); `onChange` fires after every change it sees. */
+    /** Starts observing (list, then watch, retried with backoff); `onChange` fires after every change it sees. */
     start(onChange: () => void): Promise<void>;
     stop(): void;
+    /** Decisions are only made on a view in sync: listed, and its watches connected since. */
+    sync(): SyncState;
+    /** The API server's clock minus this machine's (ms), from the Date of its answers: pods' timestamps are on its clock. */
+    serverOffset(): number;
     statefulSet(): StatefulSetView | undefined;
     pods(): PodView[];
     /** Version of each ControllerRevision of the StatefulSet, by revision name. */
     revisionVersions(): Promise<Record<string, string>>;
-    /** Deletes exactly this pod (precondition on its uid). */
-    deletePod(pod: PodView): Promise<void>;
+    /** Deletes exactly this pod if, read fresh, it is still the same pod and still not Ready. */
+    deletePod(pod: PodView): Promise<"deleted" | "gone" | "ready">;
     evidence(pod: PodView): Promise<PodEvidence>;
     /** GET through the API server's pod proxy. */
     probe(pod: PodView, port: number | string, path: string): Promise<HttpProbe>;
@@ -65,7 +76,13 @@ export interface RolloutSpec {
     generation: number;
     /** Version of the template (for messages and the HTTP gate's default). */
     version: string;
+    /** Image of the canary container as applied (the live template must still have it). */
+    image?: string;
     readyTimeoutSeconds: number;
+    /** How long a cause that can heal (pull error other than "not found", config error) may last. */
+    transientGraceSeconds: number;
+    /** Restarts a crash-looping container may reach before it fails the step. */
+    crashLoopRestarts: number;
     /** Outer bound of the whole check. */
     rolloutTimeoutSeconds: number;
     replaceStuckPods: boolean;
@@ -124,7 +141,8 @@ export function failureMessage(spec: Pick<RolloutSpec, "namespace" | "name">, po
         lines.push(`  last log lines of container ${evidence.logContainer}${evidence.logPrevious ? " (previous run)" : ""}:`);
         for (const l of evidence.logTail) lines.push(`    ${l}`);
     }
-    return lines.join("\n");
+    // Log lines, events and messages are the pod's words: they may print a credential.
+    return redact(lines.join("\n"));
 }
 
 function pickEvidence(cluster: RolloutCluster, pod: PodView | undefined): Promise<PodEvidence | undefined> {
@@ -137,16 +155,75 @@ function podOfReason(reason: string, pods: PodView[]): PodView | undefined {
     return pods.find((p) => reason.startsWith(`${p.name} `));
 }
 
+/** Seconds for humans, e.g. `12s`. */
+const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`;
+
+/**
+ * The loop's memory across observations: when the view went out of sync and came back, and the
+ * pods already deleted. decide() itself stays a pure function of one in-sync view.
+ */
+class Watcher {
+    private everSynced = false;
+    private outSince?: number;
+    /** Server time from which the pods have been in view without a gap (after the last outage). */
+    seenSince?: number;
+    readonly replaced: string[] = [];
+    private readonly replacedUids = new Set<string>();
+
+    constructor(private readonly cluster: RolloutCluster, private readonly clock: Clock, private readonly log: Log) {}
+
+    /** undefined when the view is in sync; else why not (and a permanent error throws). */
+    outOfView(spec: RolloutSpec): string | undefined {
+        const sync = this.cluster.sync();
+        if (sync.synced) {
+            if (this.outSince !== undefined) {
+                this.seenSince = this.clock.now() + this.cluster.serverOffset();
+                this.log(`the cluster is in view again after ${secs(this.clock.now() - this.outSince)}; pods are judged from now on`);
+                this.outSince = undefined;
+            }
+            this.everSynced = true;
+            return undefined;
+        }
+        if (sync.permanent) {
+            throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} cannot be checked: ${sync.error ?? "the cluster refused the request"}`);
+        }
+        if (this.everSynced && this.outSince === undefined) this.outSince = sync.since;
+        const what = this.everSynced ? "the cluster is out of view" : "connecting to the cluster";
+        return `${what} for ${secs(this.clock.now() - sync.since)}${sync.error ? ` (${sync.error})` : ""}; retrying`;
+    }
+
+    /** Deletes the pods decide() named (each once); a pod that cannot be deleted now is tried again on the next look. */
+    async replace(verdict: Extract<Verdict, { kind: "replace" }>): Promise<void> {
+        for (const [i, pod] of verdict.pods.entries()) {
+            if (this.replacedUids.has(pod.uid)) continue;
+            let outcome: Awaited<ReturnType<RolloutCluster["deletePod"]>>;
+            try {
+                outcome = await this.cluster.deletePod(pod);
+            } catch (err) {
+                this.log(`could not replace ${pod.name} yet: ${(err as Error).message.split("\n")[0]}`);
+                continue;
+            }
+            this.replacedUids.add(pod.uid);
+            if (outcome !== "deleted") continue;
+            this.replaced.push(pod.name);
+            this.log(`replaced stuck pod: ${verdict.why[i]}; deleted it so the controller recreates it`);
+        }
+    }
+}
+
 /**
  * Waits until decide() says done (replacing the stuck pods it names), then runs the gates.
- * Resolves with what runs where; rejects with a RolloutFailure naming the cause.
+ * Decisions are made only on a view in sync with the API server, on the server's clock; an API
+ * outage is waited out (bounded by rolloutTimeoutSeconds). Resolves with what runs where;
+ * rejects with a RolloutFailure naming the cause.
  */
 export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, log: Log): Promise<RolloutReport> {
     const startedAt = clock.now();
     const deadline = startedAt + spec.rolloutTimeoutSeconds * 1000;
     const target: StepTarget = {
-        replicas: spec.replicas, partition: spec.partition, generation: spec.generation,
-        readyTimeoutSeconds: spec.readyTimeoutSeconds, replaceStuckPods: spec.replaceStuckPods, startedAt,
+        replicas: spec.replicas, partition: spec.partition, generation: spec.generation, image: spec.image,
+        readyTimeoutSeconds: spec.readyTimeoutSeconds, transientGraceSeconds: spec.transientGraceSeconds,
+        crashLoopRestarts: spec.crashLoopRestarts, replaceStuckPods: spec.replaceStuckPods,
     };
     // A change wakes the loop at once; otherwise it re-evaluates every second (timeouts are time-based).
     let wake: AbortController | undefined;
@@ -156,31 +233,27 @@ export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clo
         await clock.sleep(ms, wake.signal);
         wake = undefined;
     };
-    const replaced: string[] = [];
-    const replacedUids = new Set<string>();
+    const watcher = new Watcher(cluster, clock, log);
 
     /** Waits for done; throws on failure or timeout. */
     const untilDone = async (phase: string): Promise<Extract<Verdict, { kind: "done" }>> => {
         let lastReason = "";
         for (;;) {
             const now = clock.now();
-            const pods = cluster.pods();
-            const verdict = decide(cluster.statefulSet(), pods, target, now);
+            const away = watcher.outOfView(spec);
+            const pods = away ? [] : cluster.pods();
+            const verdict: Verdict = away
+                ? { kind: "waiting", reason: away }
+                : decide(cluster.statefulSet(), pods, { ...target, seenSince: watcher.seenSince }, now + cluster.serverOffset());
             if (verdict.kind === "done") return verdict;
             if (verdict.kind === "failed") {
                 throw new RolloutFailure(failureMessage(spec, verdict.pod, verdict.cause, verdict.hint, await pickEvidence(cluster, verdict.pod)));
             }
-            if (verdict.kind === "replace") {
-                for (const [i, pod] of verdict.pods.entries()) {
-                    if (replacedUids.has(pod.uid)) continue;
-                    replacedUids.add(pod.uid);
-                    await cluster.deletePod(pod);
-                    replaced.push(pod.name);
-                    log(`replaced stuck pod: ${verdict.why[i]}; deleted it so the controller recreates it on the template's revision`);
-                }
-            } else if (verdict.reason !== lastReason) {
+            if (verdict.kind === "replace") await watcher.replace(verdict);
+            else if (verdict.reason.replace(/\d+s/g, "") !== lastReason) {
+                // One line per state, not per second of the same one.
                 log(`${phase}: ${verdict.reason}`);
-                lastReason = verdict.reason;
+                lastReason = verdict.reason.replace(/\d+s/g, "");
             }
             if (now >= deadline) {
                 const reason = verdict.kind === "waiting" ? verdict.reason : `replacing ${verdict.pods.map((p) => p.name).join(", ")}`;
@@ -214,8 +287,10 @@ export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clo
         const ordinalVersions = Object.fromEntries(pods.map((p) => [String(p.ordinal), p.version ?? "?"]));
         const stableVersion = currentRevision === updateRevision
             ? spec.version
-            : pods.find((p) => p.revision === currentRevision)?.version ?? (await cluster.revisionVersions())[currentRevision] ?? "?";
+            : pods.find((p) => p.revision === currentRevision)?.version
+                ?? (await retried(() => cluster.revisionVersions(), clock, deadline))[currentRevision] ?? "?";
         const staysUpdated = done.staysUpdated.map((p) => p.name);
+        const { replaced } = watcher;
         const report: RolloutReport = {
             durationSeconds: Math.round((clock.now() - startedAt) / 100) / 10,
             ordinalVersions, stableVersion, currentRevision, updateRevision, replaced, staysUpdated, gates,
@@ -224,6 +299,18 @@ export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clo
         return report;
     } finally {
         cluster.stop();
+    }
+}
+
+/** A read retried a few times (an API server restarting answers again within seconds), within the deadline. */
+async function retried<T>(read: () => Promise<T>, clock: Clock, deadline: number, attempts = 5): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await read();
+        } catch (err) {
+            if (attempt >= attempts || clock.now() >= deadline) throw err;
+            await clock.sleep(Math.min(500 * 2 ** (attempt - 1), 4000));
+        }
     }
 }
 
@@ -244,8 +331,9 @@ export function summarize(spec: Pick<RolloutSpec, "name" | "version" | "replicas
 }
 
 /**
- * Bake (watching for crashes: a canary pod that gets stuck fails at once), then judge restarts,
- * HTTP and metric. `stillDone` re-checks the rollout after the bake.
+ * Bake (watching for crashes and readiness: a canary pod that restarts too often or turns
+ * unready stops the bake at once), then judge restarts, readiness, HTTP and metric. `stillDone`
+ * re-checks the rollout after the bake.
  */
 async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, deadline: number,
     settle: (ms: number) => Promise<void>, stillDone: () => Promise<void>): Promise<GateResult[]> {
@@ -254,21 +342,29 @@ async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock
     const before = canary();
     const results: GateResult[] = [];
     if (gates.bakeSeconds > 0) {
-        const bakeEnd = Math.min(clock.now() + gates.bakeSeconds * 1000, deadline);
-        while (clock.now() < bakeEnd) {
-            // Stop baking as soon as the restart gate cannot pass any more.
-            if (!restartGate(before, canary(), before.map((p) => p.ordinal), gates.maxRestarts).passed) break;
-            await settle(Math.min(1000, bakeEnd - clock.now()));
+        const bakeStart = clock.now();
+        const unready = new Map<string, string>();
+        while (clock.now() < bakeStart + gates.bakeSeconds * 1000) {
+            if (cluster.sync().synced) {
+                for (const pod of canary().filter((p) => !p.ready && !unready.has(p.name))) {
+                    unready.set(pod.name, `${pod.name} was not Ready ${secs(clock.now() - bakeStart)} into the bake (${pod.waiting?.reason ?? pod.phase})`);
+                }
+            }
+            // Stop baking as soon as a gate cannot pass any more.
+            if (unready.size > 0 || !restartGate(before, canary(), before.map((p) => p.ordinal), gates.maxRestarts).passed) break;
+            await settle(Math.min(1000, bakeStart + gates.bakeSeconds * 1000 - clock.now()));
         }
+        results.push(readyGate(before.map((p) => p.name), [...unready.values()], secs(clock.now() - bakeStart)));
     }
     const after = canary();
-    results.push(restartGate(before, after, before.map((p) => p.ordinal), gates.maxRestarts));
-    if (!results[0].passed) return results;
+    const restarts = restartGate(before, after, before.map((p) => p.ordinal), gates.maxRestarts);
+    results.unshift(restarts);
+    if (results.some((r) => !r.passed)) return results;
     await stillDone();
     const pods = canary();
     if (gates.http && pods.length > 0) {
         const http = gates.http;
-        const probes = await Promise.all(pods.map((p) => cluster.probe(p, http.port, http.path)));
+        const probes = await Promise.all(pods.map((p) => probeRetried(cluster, p, http, clock, deadline)));
         results.push(httpGate(probes, http));
     }
     if (gates.metric) {
@@ -279,4 +375,14 @@ async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock
         results.push(metricGate(metric, answer.body, answer.error));
     }
     return results;
+}
+
+/** A probe that got no answer at all (the API server restarting) is sent again, a few times. */
+async function probeRetried(cluster: RolloutCluster, pod: PodView, http: { port: number | string; path: string }, clock: Clock, deadline: number): Promise<HttpProbe> {
+    let probe = await cluster.probe(pod, http.port, http.path);
+    for (let attempt = 1; attempt < 4 && probe.status === 0 && probe.error !== undefined && clock.now() < deadline; attempt++) {
+        await clock.sleep(1000 * attempt);
+        probe = await cluster.probe(pod, http.port, http.path);
+    }
+    return probe;
 }

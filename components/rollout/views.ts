@@ -71,7 +71,8 @@ export function podView(pod: any, statefulSetName: string, container?: string): 
     };
 }
 
-export function statefulSetView(sts: any): StatefulSetView {
+export function statefulSetView(sts: any, container?: string): StatefulSetView {
+    const containers: any[] = sts.spec?.template?.spec?.containers ?? [];
     return {
         generation: sts.metadata?.generation ?? 0,
         observedGeneration: sts.status?.observedGeneration ?? 0,
@@ -80,6 +81,7 @@ export function statefulSetView(sts: any): StatefulSetView {
         currentRevision: sts.status?.currentRevision ?? "",
         updateRevision: sts.status?.updateRevision ?? "",
         minReadySeconds: sts.spec?.minReadySeconds ?? 0,
+        templateImage: (containers.find((c) => c.name === container) ?? containers[0])?.image,
     };
 }
 

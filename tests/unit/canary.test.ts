@@ -344,6 +344,19 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
         ]],
         ["two containers and none named", { podSpec: { containers: [{ name: "a" }, { name: "b" }] } }, ["container: required: podSpec has 2 containers (a, b); name the one that runs the canary image"]],
         ["an image on the canary container", { podSpec: { containers: [{ name: "app", image: "x" }] } }, ["podSpec.containers[0].image: is set by the component from images.v1; leave it out"]],
+        ["labels that would change the selector or the version", { labels: { "app.kubernetes.io/name": "other" }, podLabels: { "app.kubernetes.io/version": "x", tier: "db" } }, [
+            "labels: app.kubernetes.io/name is set by the component (selector and version labels); leave it out",
+            "podLabels: app.kubernetes.io/version is set by the component (selector and version labels); leave it out",
+        ]],
+        ["a version name longer than a label value", { version: "v".repeat(64), images: { ["v".repeat(64)]: { ref: `r/a@sha256:${"a".repeat(64)}` } } }, [
+            `images.${"v".repeat(64)}: "${"v".repeat(64)}" cannot be a label value (app.kubernetes.io/version): at most 63 characters, starting and ending with a letter or digit`,
+        ]],
+        ["a bake as long as the whole step", { rolloutTimeoutSeconds: 60, gates: { bakeSeconds: 60 } }, [
+            "gates.bakeSeconds: 60 is not less than rolloutTimeoutSeconds (60), which bounds the whole step, bake included: raise rolloutTimeoutSeconds or shorten the bake",
+        ]],
+        ["grace and crash-loop limits out of range", { transientGraceSeconds: -1, crashLoopRestarts: 101 }, [
+            "transientGraceSeconds: -1 is out of range; allowed 0..3600", "crashLoopRestarts: 101 is out of range; allowed 0..100",
+        ]],
         ["everything at once", { replicas: 0, namespace: "Bad_NS", readyTimeoutSeconds: 1, service: { type: "Ingress" }, gates: { http: { port: 80, path: "x" } } }, [
             "replicas: 0 is out of range; allowed 1..1000",
             'namespace: "Bad_NS" is not a valid namespace (RFC 1123 label, at most 63 characters)',
@@ -374,6 +387,20 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
             assert.deepStrictEqual(registered.slice(before).filter((r) => r.name.startsWith(`bad${index}-`)).map((r) => r.name), [], "children were registered");
             assert.deepStrictEqual(rejections, [], "no unhandled rejections");
         });
+    });
+});
+
+describe("StatefulSetCanary never deletes a namespace (and its volumes) unless asked", () => {
+    it("retains the namespace it creates on destroy or rename by default, deletes it with deleteNamespace", async () => {
+        allOn("keepns", 5, "v1");
+        await deploy("keepns", seedArgs("keepns"));
+        allOn("dropns", 5, "v1");
+        await deploy("dropns", seedArgs("dropns", { deleteNamespace: "true" }));
+        const ns = (prefix: string) => only(byType("kubernetes:core/v1:Namespace", `${prefix}-`), `${prefix} namespace`);
+        assert.strictEqual(ns("keepns").retainOnDelete, true);
+        assert.strictEqual(ns("dropns").retainOnDelete, false);
+        const others = registered.filter((r) => r.name.startsWith("keepns-") && r.type !== "kubernetes:core/v1:Namespace");
+        assert.ok(others.length > 3 && others.every((r) => !r.retainOnDelete), "only the namespace is retained");
     });
 });
 

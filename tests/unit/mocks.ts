@@ -20,7 +20,12 @@ export interface Registered {
     /** Dotted paths of the inputs that were sent as secrets, e.g. "registry.password". */
     secretPaths: string[];
     custom: boolean;
+    /** The retainOnDelete resource option. */
+    retainOnDelete: boolean;
 }
+
+/** retainOnDelete of each registration by name (MockResourceArgs does not carry resource options). */
+const retained = new Map<string, boolean>();
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -54,7 +59,7 @@ export async function installMocks(): Promise<void> {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
             const secretPaths: string[] = [];
             const inputs = unwrapSecrets(args.inputs, "", secretPaths);
-            registered.push({ type: args.type, name: args.name, inputs, secretPaths, custom: args.custom ?? false });
+            registered.push({ type: args.type, name: args.name, inputs, secretPaths, custom: args.custom ?? false, retainOnDelete: retained.get(args.name) ?? false });
             const state: Record<string, any> = { ...args.inputs };
             switch (args.type) {
                 case "pulumi-nodejs:dynamic/sts-canary:RolloutCheck": {
@@ -87,6 +92,12 @@ export async function installMocks(): Promise<void> {
             return args.inputs;
         },
     }, PROJECT, STACK, false, "organization");
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: any, cb: unknown) => unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        retained.set(req.getName(), req.getRetainondelete());
+        return register(req, cb);
+    };
 }
 
 /** URNs of everything registered so far; their type part carries the parent chain. */

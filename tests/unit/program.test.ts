@@ -102,6 +102,9 @@ describe("program (index.ts)", () => {
         ["replaceStuckPods not a boolean", { replaceStuckPods: "yes" }, /replaceStuckPods: "yes" is not a boolean; allowed: true, false/],
         ["metric without threshold", { metricUrl: "http://127.0.0.1:9/x" }, /metricThreshold: not set; a number is required when metricUrl is set/],
         ["a gate key of the tool's era", { gateBakeSeconds: "20" }, /gateBakeSeconds: renamed to bakeSeconds/],
+        ["a bake longer than the step may take", { bakeSeconds: "700" }, /bakeSeconds: 700 is not less than rolloutTimeoutSeconds \(600\)/],
+        ["deleteNamespace not a boolean", { deleteNamespace: "sure" }, /deleteNamespace: "sure" is not a boolean; allowed: true, false/],
+        ["a crash-loop limit out of range", { crashLoopRestarts: "-1" }, /crashLoopRestarts: -1 is out of range; allowed 0\.\.100/],
     ];
     for (const [name, config, message] of invalid) {
         it(`rejects ${name} before registering anything`, async () => {

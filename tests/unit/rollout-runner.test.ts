@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import type { PodView, StatefulSetView } from "../../components/rollout/decide";
 import type { HttpProbe } from "../../components/rollout/gates";
-import { Clock, PodEvidence, RolloutCluster, RolloutFailure, RolloutSpec, realClock, runRollout } from "../../components/rollout/runner";
+import { Clock, PodEvidence, RolloutCluster, RolloutFailure, RolloutSpec, SyncState, realClock, runRollout } from "../../components/rollout/runner";
 
 const T0 = Date.parse("2026-11-25T10:00:00Z");
 
@@ -25,6 +25,11 @@ class FakeCluster implements RolloutCluster {
     evolve: (now: number, cluster: FakeCluster) => void = () => undefined;
     probeAnswer: (pod: PodView) => HttpProbe = (p) => ({ pod: p.name, status: 200, body: `<h1>This is ${p.version?.toUpperCase()}</h1>` });
     metricAnswer: { status: number; body: string } = { status: 200, body: "0.01" };
+    syncState: SyncState = { synced: true };
+    /** Server clock minus the local one. */
+    offset = 0;
+    /** deletePod rejects this many times first (an API server restarting). */
+    deleteFailures = 0;
 
     constructor(sts: Partial<StatefulSetView>, pods: PodView[]) {
         this.sts = { generation: 3, observedGeneration: 3, replicas: 5, partition: 3, currentRevision: "r1", updateRevision: "r2", minReadySeconds: 0, ...sts };
@@ -32,12 +37,16 @@ class FakeCluster implements RolloutCluster {
     }
     async start(onChange: () => void) { this.started = true; this.onChange = onChange; }
     stop() { this.stopped = true; }
+    sync() { return this.syncState; }
+    serverOffset() { return this.offset; }
     statefulSet() { return this.sts; }
     pods() { return this.podList; }
     async revisionVersions() { return { r1: "v1", r2: "v2", r3: "v3" }; }
-    async deletePod(p: PodView) {
+    async deletePod(p: PodView): Promise<"deleted"> {
+        if (this.deleteFailures-- > 0) throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
         this.deleted.push(p.name);
         this.podList = this.podList.map((x) => (x.uid === p.uid ? { ...x, terminating: true } : x));
+        return "deleted";
     }
     async evidence(p: PodView): Promise<PodEvidence> {
         return { events: [`BackOff: Back-off restarting failed container app in pod ${p.name}`], logContainer: "app", logPrevious: true, logTail: ["nginx: [emerg] unknown directive \"no_such_directive\""] };
@@ -61,7 +70,7 @@ function fakeClock(cluster: FakeCluster): Clock & { t: number } {
 
 function spec(extra: Partial<RolloutSpec> = {}): RolloutSpec {
     return {
-        namespace: "ns", name: "web", replicas: 5, partition: 3, generation: 3, version: "v2", readyTimeoutSeconds: 120,
+        namespace: "ns", name: "web", replicas: 5, partition: 3, generation: 3, version: "v2", readyTimeoutSeconds: 120, transientGraceSeconds: 30, crashLoopRestarts: 1,
         rolloutTimeoutSeconds: 600, replaceStuckPods: true, gates: { bakeSeconds: 0, maxRestarts: 0 }, ...extra,
     };
 }
@@ -112,7 +121,7 @@ describe("runRollout", () => {
         await assert.rejects(runRollout(cluster, spec({ partition: 4, version: "v3" }), clock, () => undefined), (err: Error) => {
             assert.ok(err instanceof RolloutFailure);
             const expected = [
-                "rollout of StatefulSet ns/web failed: pod web-4 (ordinal 4, revision r3, image reg/app:v3@sha256:r3, 1 restart(s)): CrashLoopBackOff",
+                "rollout of StatefulSet ns/web failed: pod web-4 (ordinal 4, revision r3, image reg/app:v3@sha256:r3, 1 restart(s)): CrashLoopBackOff (1 restart(s))",
                 "  app: back-off 10s restarting failed container=app",
                 "  last run ended: Error, exit code 1",
                 "  hint: the template's revision does not become Ready: fix the release, or revert the template (imageTag) and run `pulumi up` again",
@@ -143,7 +152,7 @@ describe("runRollout", () => {
         const report = await runRollout(cluster, spec(), fakeClock(cluster), (l) => lines.push(l));
         assert.deepStrictEqual(cluster.deleted, ["web-4"]);
         assert.deepStrictEqual(report.replaced, ["web-4"]);
-        assert.match(lines[0], /^replaced stuck pod: web-4 is stuck on revision r3 \(CrashLoopBackOff\), not on r2/);
+        assert.match(lines[0], /^replaced stuck pod: web-4 is stuck on revision r3 \(CrashLoopBackOff \(4 restart\(s\)\)\); the controller recreates it on r2/);
         assert.deepStrictEqual(report.ordinalVersions, { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
         assert.match(report.summary, /replaced stuck pod\(s\) web-4/);
     });
@@ -170,6 +179,84 @@ describe("runRollout", () => {
     });
 });
 
+describe("runRollout under API outages", () => {
+    it("waits out an outage during a step (no decision on a stale view) and converges", async () => {
+        const cluster = new FakeCluster({}, [pod(0, "r1"), pod(1, "r1"), pod(2, "r1"), pod(3, "r1"), pod(4, "r1")]);
+        cluster.syncState = { synced: false, since: T0, error: "connect ECONNREFUSED 127.0.0.1:6443" };
+        cluster.evolve = (now, c) => {
+            const seconds = (now - T0) / 1000;
+            // The view is stale while out of sync: a not-Ready pod there must not be judged.
+            if (seconds === 1) c.podList[4] = pod(4, "r2", { ready: false, createdAt: T0 - 500_000, readyChangedAt: T0 - 500_000 });
+            if (seconds === 20) {
+                c.syncState = { synced: true };
+                c.podList = [pod(0, "r1"), pod(1, "r1"), pod(2, "r1"), pod(3, "r2", { createdAt: now - 2000 }), pod(4, "r2", { createdAt: now - 8000 })];
+            }
+        };
+        const lines: string[] = [];
+        const clock = fakeClock(cluster);
+        const report = await runRollout(cluster, spec({ readyTimeoutSeconds: 10 }), clock, (l) => lines.push(l));
+        assert.strictEqual(clock.t - T0, 20000);
+        assert.deepStrictEqual(report.ordinalVersions, { 0: "v1", 1: "v1", 2: "v1", 3: "v2", 4: "v2" });
+        assert.deepStrictEqual(lines, ["waiting: connecting to the cluster for 0s (connect ECONNREFUSED 127.0.0.1:6443); retrying"]);
+    });
+
+    it("does not count the outage against a not-Ready pod once the view is back", async () => {
+        const slow = () => pod(4, "r2", { ready: false, createdAt: T0 - 30_000, readyChangedAt: T0 - 30_000 });
+        const cluster = new FakeCluster({}, [pod(0, "r1"), pod(1, "r1"), pod(2, "r1"), pod(3, "r1"), slow()]);
+        cluster.evolve = (now, c) => {
+            const seconds = (now - T0) / 1000;
+            if (seconds === 2) c.syncState = { synced: false, since: now, error: "connect ECONNREFUSED" };
+            if (seconds === 40) c.syncState = { synced: true };
+            if (seconds === 45) c.podList[4] = { ...slow(), ready: true, readyChangedAt: now };
+            if (seconds === 47) c.podList[3] = pod(3, "r2", { createdAt: now });
+        };
+        const lines: string[] = [];
+        const clock = fakeClock(cluster);
+        await runRollout(cluster, spec({ readyTimeoutSeconds: 60 }), clock, (l) => lines.push(l));
+        assert.strictEqual(clock.t - T0, 47000, "web-4 was unready 70 s by its timestamps, but 38 s of it unseen");
+        assert.ok(lines.includes("the cluster is in view again after 38s; pods are judged from now on"), lines.join("\n"));
+    });
+
+    it("fails after rolloutTimeoutSeconds when the cluster never comes back, saying so", async () => {
+        const cluster = new FakeCluster({}, canaryReady());
+        cluster.syncState = { synced: false, since: T0, error: "connect ECONNREFUSED 127.0.0.1:6443" };
+        const clock = fakeClock(cluster);
+        await assert.rejects(runRollout(cluster, spec({ rolloutTimeoutSeconds: 30 }), clock, () => undefined),
+            /not done after rolloutTimeoutSeconds \(30s\): connecting to the cluster for 30s \(connect ECONNREFUSED 127\.0\.0\.1:6443\); retrying/);
+    });
+
+    it("fails at once on a permanent error (a missing right), naming it", async () => {
+        const cluster = new FakeCluster({}, canaryReady());
+        cluster.syncState = { synced: false, since: T0, permanent: true, error: "pods of ns/web: 403 pods is forbidden: User \"ci\" cannot list resource \"pods\" in API group \"\" in the namespace \"ns\"" };
+        const clock = fakeClock(cluster);
+        await assert.rejects(runRollout(cluster, spec(), clock, () => undefined),
+            /cannot be checked: pods of ns\/web: 403 pods is forbidden: User "ci" cannot list resource "pods"/);
+        assert.strictEqual(clock.t, T0);
+    });
+
+    it("judges pod ages on the API server's clock, not this machine's", async () => {
+        // This machine's clock is 10 minutes ahead; web-4 was created 5 s ago on the server's.
+        const cluster = new FakeCluster({}, [pod(0, "r1"), pod(1, "r1"), pod(2, "r1"), pod(3, "r2"),
+            pod(4, "r2", { ready: false, createdAt: T0 - 600_000 - 5000, readyChangedAt: T0 - 600_000 - 5000 })]);
+        cluster.offset = -600_000;
+        cluster.evolve = (now, c) => { if (now - T0 === 3000) c.podList[4] = { ...c.podList[4], ready: true }; };
+        const clock = fakeClock(cluster);
+        await runRollout(cluster, spec({ readyTimeoutSeconds: 60 }), clock, () => undefined);
+        assert.strictEqual(clock.t - T0, 3000);
+    });
+
+    it("tries a deletion again when the API server did not take it", async () => {
+        const pods = [pod(0, "r1"), pod(1, "r1"), pod(2, "r1"), pod(3, "r2"), pod(4, "r3", { ready: false, restarts: 4, waiting: { container: "app", reason: "CrashLoopBackOff" } })];
+        const cluster = new FakeCluster({ updateRevision: "r2" }, pods);
+        cluster.deleteFailures = 2;
+        cluster.evolve = (now, c) => { if (c.podList[4].terminating) c.podList[4] = pod(4, "r2", { createdAt: now }); };
+        const lines: string[] = [];
+        const report = await runRollout(cluster, spec(), fakeClock(cluster), (l) => lines.push(l));
+        assert.deepStrictEqual(report.replaced, ["web-4"]);
+        assert.strictEqual(lines.filter((l) => l.startsWith("could not replace web-4 yet: connect ECONNREFUSED")).length, 2);
+    });
+});
+
 describe("runRollout gates", () => {
     const http = { port: 80, path: "/version.html", expectStatus: 200, bodyPattern: "This is V2" };
 
@@ -179,7 +266,7 @@ describe("runRollout gates", () => {
         const report = await runRollout(cluster, spec({ gates: { bakeSeconds: 10, maxRestarts: 0, http } }), clock, () => undefined);
         assert.strictEqual(clock.t - T0, 10000);
         assert.deepStrictEqual(cluster.probes, ["web-3:80/version.html", "web-4:80/version.html"]);
-        assert.deepStrictEqual(report.gates.map((g) => [g.gate, g.passed]), [["restarts", true], ["http", true]]);
+        assert.deepStrictEqual(report.gates.map((g) => [g.gate, g.passed]), [["restarts", true], ["ready", true], ["http", true]]);
     });
 
     it("fails a Ready release that serves the wrong page, with its evidence", async () => {
@@ -200,6 +287,26 @@ describe("runRollout gates", () => {
             /gate restarts failed: web-3: 0 restart\(s\) during the bake; web-4: 2 restart\(s\) during the bake; at most 1 allowed \(maxRestarts\)/);
         assert.strictEqual(clock.t - T0, 4000, "the bake stopped at the restart");
         assert.deepStrictEqual(cluster.probes, [], "no page check after a failed restart gate");
+    });
+
+    it("stops the bake and fails when a canary pod turns unready", async () => {
+        const cluster = new FakeCluster({}, canaryReady());
+        cluster.evolve = (now, c) => { if (now - T0 === 6000) c.podList[3] = { ...c.podList[3], ready: false }; };
+        const clock = fakeClock(cluster);
+        await assert.rejects(runRollout(cluster, spec({ gates: { bakeSeconds: 60, maxRestarts: 0, http } }), clock, () => undefined),
+            /gate ready failed: web-3 was not Ready 6s into the bake \(Running\); every canary pod must stay Ready during the bake/);
+        assert.strictEqual(clock.t - T0, 6000);
+    });
+
+    it("redacts credentials from metric URLs and log tails", async () => {
+        const cluster = new FakeCluster({}, canaryReady());
+        cluster.metricAnswer = { status: 500, body: "" };
+        await assert.rejects(runRollout(cluster, spec({ gates: { bakeSeconds: 0, maxRestarts: 0, metric: { url: "http://u:pw@m/q?query=x&access_token=s3cr3t", threshold: 1, comparison: "<=" } } }),
+            fakeClock(cluster), () => undefined), (err: Error) => {
+            assert.match(err.message, /http:\/\/\*\*\*@m\/q\?query=x&access_token=\*\*\*: HTTP 500/);
+            assert.doesNotMatch(err.message, /s3cr3t|pw@/);
+            return true;
+        });
     });
 
     it("judges the metric", async () => {

@@ -29,17 +29,26 @@ export function compiledModule(relative: string): string {
 }
 
 /**
- * The `__provider` source: `handler()` returns the module's `provider`. When the module is gone
- * (state written by a checkout elsewhere), deleting still works (these resources own nothing to
- * clean up) and every other call says which file is missing.
+ * The `__provider` source: `handler()` returns the module's `provider`. The state keeps the path of
+ * the checkout that last updated the stack; run from another checkout (CI, a colleague's clone),
+ * that path is gone, so the module is then found as `sts-canary/dist/<relative>.js` installed for
+ * the program in the working directory. Only when neither exists do the calls fail, naming the
+ * file; read and delete still work (these resources own nothing to refresh or clean up), so
+ * `pulumi refresh` and `pulumi destroy` never depend on a checkout.
  */
-export function providerSource(file: string): string {
+export function providerSource(file: string, relative?: string): string {
     const where = JSON.stringify(file);
     return [
         "exports.handler = function () {",
         `    if (require("fs").existsSync(${where})) return require(${where}).provider;`,
+        ...(relative === undefined ? [] : [
+            "    try {",
+            `        const installed = require("path").join(require("path").dirname(require.resolve("sts-canary", { paths: [process.cwd()] })), ${JSON.stringify(`${relative}.js`)});`,
+            "        if (require(\"fs\").existsSync(installed)) return require(installed).provider;",
+            "    } catch (e) { /* not installed next to the program */ }",
+        ]),
         `    const missing = async () => { throw new Error("sts-canary: provider module " + ${where} + " is missing: run \`npm run build\` in the component package"); };`,
-        "    return { check: missing, diff: missing, create: missing, update: missing, read: missing, delete: async () => undefined };",
+        "    return { check: missing, diff: missing, create: missing, update: missing, read: async (id, props) => ({ id, props }), delete: async () => undefined };",
         "};",
     ].join("\n");
 }
@@ -47,6 +56,6 @@ export function providerSource(file: string): string {
 /** A dynamic resource implemented by `dist/<relative>.js` (which exports `provider`). */
 export abstract class ModuleProviderResource extends pulumi.CustomResource {
     protected constructor(relative: string, module: string, type: string, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
-        super(`pulumi-nodejs:dynamic/${module}:${type}`, name, { ...props, __provider: providerSource(compiledModule(relative)) }, opts);
+        super(`pulumi-nodejs:dynamic/${module}:${type}`, name, { ...props, __provider: providerSource(compiledModule(relative), relative) }, opts);
     }
 }

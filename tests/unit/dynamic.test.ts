@@ -28,6 +28,18 @@ describe("dynamic providers loaded by path (components/dynamic.ts)", () => {
         await assert.rejects(provider.update(), new RegExp(`provider module ${missing.replace(/[.]/g, "\\.")} is missing: run \`npm run build\``));
     });
 
+    it("finds the module in the package installed for the program when the state's checkout path is gone (refresh from another clone)", async () => {
+        const gone = path.join(os.tmpdir(), "sts-canary-other-checkout", "components", "dist", "rollout", "provider.js");
+        const provider = load(providerSource(gone, "rollout/provider")).handler();
+        assert.strictEqual(provider, require("../../components/dist/rollout/provider").provider);
+    });
+
+    it("refreshes without the module: read returns the state as it is", async () => {
+        const gone = path.join(os.tmpdir(), "sts-canary-no-such-dir", "provider.js");
+        const provider = load(providerSource(gone, "no/such/module")).handler();
+        assert.deepStrictEqual(await provider.read("ns/web", { step: "x" }), { id: "ns/web", props: { step: "x" } });
+    });
+
     it("finds the package root and its compiled provider modules", () => {
         assert.ok(fs.existsSync(path.join(packageRoot(), "PulumiPlugin.yaml")));
         assert.match(compiledModule("rollout/provider"), /components\/dist\/rollout\/provider\.js$/);

@@ -13,3 +13,4 @@ export { KubeRolloutCluster, apiError, clusterName, loadKubeConfig } from "./rol
 export { Clock, realClock } from "./rollout/runner";
 export { REVISION_LABEL, VERSION_LABEL, labelSelector, ordinalOf, podView, revisionVersion, statefulSetView, tagOf } from "./rollout/views";
 export { versionLabel, versionPage } from "./images/version-page";
+export { redact } from "./redact";

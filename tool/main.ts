@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { EXIT, EXIT_HELP, Interrupted, RefusedError, UsageError } from "./exit";
 import { LockLost, LockedError } from "./operation";
+import { BackendLocked } from "./operator";
 import { ClusterUnavailable } from "./ports";
 import { GlobalOptions, Session } from "./session";
 import { CommandHost } from "./commands/common";
@@ -22,7 +23,9 @@ export function exitCodeOf(err: unknown): { code: number; message?: string } {
     if (e?.code === "commander.helpDisplayed" || e?.code === "commander.version" || e?.code === "commander.help") return { code: EXIT.ok };
     if (typeof e?.code === "string" && e.code.startsWith("commander.")) return { code: EXIT.usage };
     if (err instanceof UsageError) return { code: EXIT.usage, message: `error: ${e.message}` };
-    if (err instanceof LockedError || err instanceof LockLost) return { code: EXIT.locked, message: `${err instanceof LockedError ? "" : "error: "}${e.message}` };
+    if (err instanceof LockedError || err instanceof LockLost || err instanceof BackendLocked) {
+        return { code: EXIT.locked, message: `${err instanceof LockedError ? "" : "error: "}${e.message}` };
+    }
     if (err instanceof RefusedError) return { code: EXIT.refused, message: `refused (nothing was changed): ${e.message}` };
     if (err instanceof ClusterUnavailable) return { code: EXIT.refused, message: `refused (nothing was changed): ${e.message}` };
     if (err instanceof Interrupted) {

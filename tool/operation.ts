@@ -2,9 +2,16 @@
  * The operation state, in the cluster next to the StatefulSet, so that every checkout and CI job
  * sees the same:
  *   - a coordination.k8s.io/v1 Lease `<sts>-sts-canary`: the lock. Its holderIdentity names who
- *     and where (`user@host pid N in /checkout`); it lasts LEASE_DURATION_SECONDS and is renewed
- *     every RENEW_INTERVAL_SECONDS while an operation runs, deleted when it ends. A lease that was
- *     not renewed in time belongs to an operator that is gone: the next one takes it over.
+ *     and where (`user@host pid N in /checkout #instance`, the instance random, so that two
+ *     containers with the same host name, pid and path differ); it lasts LEASE_DURATION_SECONDS
+ *     and is renewed every RENEW_INTERVAL_SECONDS while an operation runs, deleted when it ends.
+ *     A lease that was not renewed in time belongs to an operator that is gone: the next one takes
+ *     it over. The holder itself gives up sooner, RENEW_DEADLINE_SECONDS after its last renewal
+ *     began (by its own clock, checked before every write, so a process that was paused stops
+ *     at its next write): it has stopped writing before anyone may take over.
+ *   - the ConfigMap's `fence` names the holder allowed to write it; a new holder writes its own
+ *     before anything else, and every write checks it under the resourceVersion it read, so a
+ *     former holder's late write is refused whatever its clock says.
  *   - a ConfigMap `<sts>-sts-canary`: `operation` is the in-flight operation (JSON, absent when
  *     none), `timeline` what the tool did (JSON lines, the last TIMELINE_LIMIT entries). Every
  *     write carries the resourceVersion it read (optimistic concurrency).
@@ -13,16 +20,24 @@
  * does not give both does it fall back to renewTime against this machine's clock.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as os from "os";
+import { redact as redactText } from "sts-canary/api";
 import type { Clock } from "sts-canary/api";
 import { ClusterPort, Conflict, ConfigEntry, LeaseObject } from "./ports";
 
 export const LEASE_DURATION_SECONDS = 30;
 export const RENEW_INTERVAL_SECONDS = 10;
+/** The holder stops writing when its last successful renewal began this long ago: well before anyone may take over. */
+export const RENEW_DEADLINE_SECONDS = 20;
+/** After a failed renewal, the next attempt comes this soon. */
+export const RENEW_RETRY_SECONDS = 2;
 export const TIMELINE_LIMIT = 500;
 const TIMELINE_MAX_BYTES = 512 * 1024;
 /** Attempts of a read-modify-write before giving up (others kept writing in between). */
 const WRITE_ATTEMPTS = 5;
+/** Key of the ConfigMap naming the holder allowed to write it. */
+export const FENCE_KEY = "fence";
 
 /** Name of the Lease and of the ConfigMap of a StatefulSet's operations. */
 export function operationObjectName(statefulSetName: string): string {
@@ -36,6 +51,24 @@ export interface Holder {
     pid: number;
     /** The project directory (checkout) the operator runs in. */
     checkout: string;
+    /** Random per run: host name, pid and path repeat across containers. */
+    instance?: string;
+    /**
+     * This boot of this machine and its pid namespace: only an operator with the same one can tell
+     * whether a pid of the holder's is still alive.
+     */
+    machine?: string;
+}
+
+/** Boot id and pid namespace: the scope in which a pid names one process. */
+export function machineScope(): string | undefined {
+    try {
+        const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+        const pidNs = fs.readlinkSync("/proc/self/ns/pid");
+        return crypto.createHash("sha256").update(`${boot} ${pidNs}`).digest("hex").slice(0, 12);
+    } catch {
+        return undefined;
+    }
 }
 
 export function currentHolder(checkout: string): Holder {
@@ -43,17 +76,20 @@ export function currentHolder(checkout: string): Holder {
     try {
         user = os.userInfo().username;
     } catch { /* no passwd entry: keep $USER */ }
-    return { user, host: os.hostname(), pid: process.pid, checkout };
+    return { user, host: os.hostname(), pid: process.pid, checkout, instance: crypto.randomBytes(4).toString("hex"), machine: machineScope() };
 }
 
-/** `alice@laptop pid 4242 in /home/alice/app`: the Lease's holderIdentity. */
+/** `alice@laptop pid 4242 in /home/alice/app #1a2b3c4d`: the Lease's holderIdentity. */
 export function holderIdentity(holder: Holder): string {
-    return `${holder.user}@${holder.host} pid ${holder.pid} in ${holder.checkout}`;
+    return `${holder.user}@${holder.host} pid ${holder.pid} in ${holder.checkout}${holder.instance ? ` #${holder.instance}` : ""}`;
 }
 
 export function parseHolder(identity: string): Holder | undefined {
-    const match = /^(.+?)@(\S+) pid (\d+) in (.*)$/.exec(identity);
-    return match ? { user: match[1], host: match[2], pid: Number(match[3]), checkout: match[4] } : undefined;
+    const match = /^(.+?)@(\S+) pid (\d+) in (.*?)(?: #([0-9a-f]+))?$/.exec(identity);
+    if (!match) return undefined;
+    const holder: Holder = { user: match[1], host: match[2], pid: Number(match[3]), checkout: match[4] };
+    if (match[5]) holder.instance = match[5];
+    return holder;
 }
 
 export type OperationKind = "step" | "promote" | "rollback" | "promote-env";
@@ -169,16 +205,13 @@ export function leaseInfo(lease: LeaseObject, now: number): LeaseInfo | undefine
 }
 
 /**
- * Removes credentials from text that goes into the cluster (timeline, record): userinfo of URLs
- * (`postgres://user:pw@host`) and the values of secret environment variables the tool runs with.
+ * Removes credentials from text that goes into the cluster (timeline, record): what the component's
+ * redaction removes (URL userinfo, tokens in URLs and logs), and the values of the secret
+ * environment variables the tool runs with.
  */
 export function redact(text: string, env: NodeJS.ProcessEnv = process.env): string {
-    let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, "$1***@");
-    for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "STS_CANARY_REGISTRY_PASSWORD"]) {
-        const value = env[key];
-        if (value && value.length >= 4) out = out.split(value).join("***");
-    }
-    return out;
+    const keys = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "STS_CANARY_REGISTRY_PASSWORD"];
+    return redactText(text, keys.map((key) => env[key]));
 }
 
 /** `postgres://user:pw@host:5432/db?sslmode=x` -> `postgres://host:5432/db`. */
@@ -250,9 +283,9 @@ export class OperationStore {
     }
 
     /**
-     * Takes the lock: creates the Lease, or takes over one that is released or expired. Throws
-     * LockedError while another operator's lease is live. `onLost` is called if the lock is lost
-     * later (not renewed in time and taken over).
+     * Takes the lock: creates the Lease, or takes over one that is released or expired, then fences
+     * the ConfigMap for this holder. Throws LockedError while another operator's lease is live.
+     * `onLost` is called if the lock is lost later (not renewed in time, taken over, or fenced).
      */
     async acquire(holder: Holder, onLost: (why: string) => void): Promise<Lock> {
         const identity = holderIdentity(holder);
@@ -263,34 +296,52 @@ export class OperationStore {
                 holderIdentity: identity, leaseDurationSeconds: LEASE_DURATION_SECONDS,
                 acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
             };
+            let lease: LeaseObject;
+            let tookOver: LeaseInfo | undefined;
             try {
                 if (!existing) {
-                    const lease = await this.cluster.createLease(this.namespace, this.objectName, fresh);
-                    return new Lock(this, this.cluster, this.clock, holder, lease, undefined, onLost);
+                    lease = await this.cluster.createLease(this.namespace, this.objectName, fresh);
+                } else {
+                    const info = leaseInfo(existing, now);
+                    if (info && !info.expired && info.holder !== identity) {
+                        const { record } = parseRecord((await this.cluster.getRecord(this.namespace, this.objectName))?.data.operation);
+                        throw new LockedError(info, record, now);
+                    }
+                    lease = await this.cluster.replaceLease(this.namespace, this.objectName, {
+                        ...fresh,
+                        leaseTransitions: (existing.leaseTransitions ?? 0) + (info && info.holder !== identity ? 1 : 0),
+                        resourceVersion: existing.resourceVersion,
+                    });
+                    tookOver = info?.expired ? info : undefined;
                 }
-                const info = leaseInfo(existing, now);
-                if (info && !info.expired && info.holder !== identity) {
-                    const { record } = parseRecord((await this.cluster.getRecord(this.namespace, this.objectName))?.data.operation);
-                    throw new LockedError(info, record, now);
-                }
-                const lease = await this.cluster.replaceLease(this.namespace, this.objectName, {
-                    ...fresh,
-                    leaseTransitions: (existing.leaseTransitions ?? 0) + (info && info.holder !== identity ? 1 : 0),
-                    resourceVersion: existing.resourceVersion,
-                });
-                return new Lock(this, this.cluster, this.clock, holder, lease, info?.expired ? info : undefined, onLost);
             } catch (err) {
                 if (!(err instanceof Conflict)) throw err;
                 // Someone else wrote the lease between our read and write: look again.
+                continue;
             }
+            // From here on, writes of a former holder (a paused process that resumes) are refused.
+            try {
+                await this.update((data) => ({ ...data, [FENCE_KEY]: identity }));
+            } catch (err) {
+                await this.cluster.deleteLease(this.namespace, this.objectName, lease.resourceVersion ?? "").catch(() => undefined);
+                throw err;
+            }
+            return new Lock(this, this.cluster, this.clock, holder, lease, tookOver, onLost, now);
         }
         throw new Error(`could not take the lock ${this.namespace}/${this.objectName}: it changed under every one of ${WRITE_ATTEMPTS} attempts`);
     }
 
-    /** Read-modify-write of the ConfigMap's data, with the resourceVersion read (bounded retries on conflict). */
-    async update(change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
+    /**
+     * Read-modify-write of the ConfigMap's data, with the resourceVersion read (bounded retries on
+     * conflict). With `fence`, the write happens only while the ConfigMap names that holder.
+     */
+    async update(change: (data: Record<string, string>) => Record<string, string>, fence?: string): Promise<void> {
         for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
             const current = await this.cluster.getRecord(this.namespace, this.objectName);
+            const holder = current?.data[FENCE_KEY];
+            if (fence !== undefined && holder !== fence) {
+                throw new LockLost(`the operation lock now belongs to ${holder ?? "nobody"}: this operator (${fence}) no longer writes the record`);
+            }
             try {
                 if (!current) await this.cluster.createRecord(this.namespace, this.objectName, { data: change({}) });
                 else await this.cluster.replaceRecord(this.namespace, this.objectName, { data: change({ ...current.data }), resourceVersion: current.resourceVersion });
@@ -303,7 +354,7 @@ export class OperationStore {
     }
 }
 
-/** The lock while an operation runs: renews the Lease, writes the record and the timeline. */
+/** The lock while an operation runs: renews the Lease, writes the record and the timeline (fenced). */
 export class Lock {
     readonly identity: string;
     private lease: LeaseObject;
@@ -312,16 +363,20 @@ export class Lock {
     private readonly stop = new AbortController();
     private renewing: Promise<void> = Promise.resolve();
     private readonly loop: Promise<void>;
+    /** When the last successful renewal (or the acquisition) began, on this machine's clock. */
     private lastRenewed: number;
+    /** Why the renewals since then failed, for the message when the deadline passes. */
+    private lastRenewError = "";
 
     constructor(private readonly store: OperationStore, private readonly cluster: ClusterPort, private readonly clock: Clock,
         readonly holder: Holder, lease: LeaseObject,
         /** The expired lease this lock took over, if any: its holder is gone. */
         readonly tookOver: LeaseInfo | undefined,
-        private readonly onLost: (why: string) => void) {
+        private readonly onLost: (why: string) => void,
+        acquiredAt: number) {
         this.identity = holderIdentity(holder);
         this.lease = lease;
-        this.lastRenewed = clock.now();
+        this.lastRenewed = acquiredAt;
         this.loop = this.renewLoop();
     }
 
@@ -329,23 +384,29 @@ export class Lock {
         return `${this.holder.user}@${this.holder.host}`;
     }
 
-    /** Renews every RENEW_INTERVAL_SECONDS until released or lost. */
+    /** Renews every RENEW_INTERVAL_SECONDS (RENEW_RETRY_SECONDS after a failure) until released or lost. */
     private async renewLoop(): Promise<void> {
+        let failed = false;
         while (!this.released && !this.lost) {
-            await this.clock.sleep(RENEW_INTERVAL_SECONDS * 1000, this.stop.signal);
+            await this.clock.sleep((failed ? RENEW_RETRY_SECONDS : RENEW_INTERVAL_SECONDS) * 1000, this.stop.signal);
             if (this.released || this.lost) return;
+            const before = this.lastRenewed;
             this.renewing = this.renew();
             await this.renewing;
+            failed = this.lastRenewed === before;
         }
     }
 
     /** One renewal; a conflict means someone else wrote the lease: it is ours no more unless it still names us. */
     async renew(attempt = 0): Promise<void> {
-        if (this.released || this.lost) return;
-        const now = this.clock.now();
+        if (this.released || this.lost || this.pastDeadline()) return;
+        const started = this.clock.now();
         try {
-            this.lease = await this.cluster.replaceLease(this.store.namespace, this.store.objectName, { ...this.lease, renewTime: microTime(now) });
-            this.lastRenewed = now;
+            this.lease = await this.cluster.replaceLease(this.store.namespace, this.store.objectName, { ...this.lease, renewTime: microTime(started) });
+            // A renewal that took long (or whose process was paused) only counts from when it began.
+            this.lastRenewed = started;
+            this.lastRenewError = "";
+            this.pastDeadline();
         } catch (err) {
             if (err instanceof Conflict) {
                 const current = await this.cluster.getLease(this.store.namespace, this.store.objectName).catch(() => undefined);
@@ -355,11 +416,20 @@ export class Lock {
                 }
                 return this.lose(`the operation lock was taken over by ${current?.holderIdentity ?? "nobody (it was deleted)"}`);
             }
-            // The API server did not answer: keep trying until the lease would have expired.
-            if (now - this.lastRenewed >= LEASE_DURATION_SECONDS * 1000) {
-                return this.lose(`could not renew the operation lock for ${LEASE_DURATION_SECONDS}s: ${(err as Error).message}`);
-            }
+            // The API server did not answer: keep trying (every RENEW_RETRY_SECONDS) until the deadline.
+            this.lastRenewError = (err as Error).message;
+            this.pastDeadline();
         }
+    }
+
+    /** Loses the lock once its last renewal began RENEW_DEADLINE_SECONDS ago (a slow API, or this process paused). */
+    private pastDeadline(): boolean {
+        const age = this.clock.now() - this.lastRenewed;
+        if (age < RENEW_DEADLINE_SECONDS * 1000) return false;
+        const cause = this.lastRenewError ? `: ${this.lastRenewError}` : "";
+        this.lose(`the operation lock was not renewed for ${secondsText(age)} (deadline ${RENEW_DEADLINE_SECONDS}s${cause}); `
+            + "another operator may take it over, so this one stops writing");
+        return true;
     }
 
     private lose(why: string): void {
@@ -369,22 +439,33 @@ export class Lock {
         this.onLost(why);
     }
 
-    private check(): void {
+    /** Before every write: still ours, and renewed recently enough (a resumed process finds out here). */
+    check(): void {
+        if (!this.lost && !this.released) this.pastDeadline();
         if (this.lost) throw new LockLost(this.lost);
         if (this.released) throw new LockLost("the operation lock was released");
     }
 
+    /** A fenced read-modify-write of the ConfigMap; a fence that names someone else loses the lock. */
+    private async write(change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
+        this.check();
+        try {
+            await this.store.update(change, this.identity);
+        } catch (err) {
+            if (err instanceof LockLost) this.lose(err.message);
+            throw err;
+        }
+    }
+
     /** Writes the in-flight operation (the record every operator sees). */
     async save(record: OperationRecord): Promise<void> {
-        this.check();
         const text = redact(JSON.stringify({ ...record, updatedAt: new Date(this.clock.now()).toISOString() }));
-        await this.store.update((data) => ({ ...data, operation: text }));
+        await this.write((data) => ({ ...data, operation: text }));
     }
 
     /** The operation is over: no record any more. */
     async clear(): Promise<void> {
-        this.check();
-        await this.store.update((data) => {
+        await this.write((data) => {
             const rest = { ...data };
             delete rest.operation;
             return rest;
@@ -393,9 +474,8 @@ export class Lock {
 
     /** Appends to the timeline. */
     async log(event: string, message: string): Promise<TimelineEntry> {
-        this.check();
         const entry: TimelineEntry = { time: new Date(this.clock.now()).toISOString(), stack: this.store.stack, by: this.by, event, message: redact(message) };
-        await this.store.update((data) => ({ ...data, timeline: appendTimeline(data.timeline, [entry]) }));
+        await this.write((data) => ({ ...data, timeline: appendTimeline(data.timeline, [entry]) }));
         return entry;
     }
 

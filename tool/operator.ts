@@ -6,14 +6,16 @@
  * automatic rollback, and the operation lock, record and timeline in the cluster (operation.ts).
  */
 import type { Clock } from "sts-canary/api";
+import * as os from "os";
 import { Canary, contractOf, keys, readCanary, targetOf } from "./canary";
 import { EXIT, Interrupted, Outcome, RefusedError, UsageError } from "./exit";
 import { pinnedList, promotionBlockers, registryOf, restoreOf, safeStartPartition, snapshot, withPinned } from "./environments";
 import {
-    Holder, Lock, LockLost, LockedError, OperationKind, OperationRecord, OperationState, OperationStore, TimelineEntry, newOperationId, parseHolder, secondsText,
+    Holder, LEASE_DURATION_SECONDS, Lock, LockLost, LockedError, OperationKind, OperationRecord, OperationState, OperationStore, TimelineEntry, machineScope,
+    newOperationId, parseHolder, secondsText,
 } from "./operation";
 import { describeMove, remainingSteps, stepTarget } from "./plan";
-import { BackendLock, ClusterPort, ConfigEntry, StackConfig, StackPort, UpFailed } from "./ports";
+import { BackendLock, ClusterPort, ClusterUnavailable, ConfigEntry, StackConfig, StackPort, UpFailed } from "./ports";
 import { CanaryStatus, buildStatus, formatEntry } from "./status";
 
 export interface ToolContext {
@@ -29,6 +31,40 @@ export interface ToolContext {
     ask?: (question: string) => Promise<boolean>;
     /** Every timeline entry this run writes (for --json). */
     onEntry?: (entry: TimelineEntry) => void;
+    /** Whether a process of a gone operator still runs (default: judged on this machine, see processState). */
+    processState?: (holder: Holder, pid: number) => ProcessState;
+}
+
+export type ProcessState = "alive" | "dead" | "unknown";
+
+/**
+ * Whether `pid` (of `holder`'s machine) still runs: only answerable from the same boot and pid
+ * namespace (same host name is not enough: containers repeat it); "unknown" otherwise.
+ */
+export function processState(holder: Holder, pid: number, here = machineScope(), host = os.hostname()): ProcessState {
+    if (!holder.machine || holder.machine !== here || holder.host !== host) return "unknown";
+    try {
+        process.kill(pid, 0);
+        return "alive";
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "ESRCH" ? "dead" : "alive";
+    }
+}
+
+/** The state backend is locked by a pulumi that may still run: it is never cancelled. */
+export class BackendLocked extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "BackendLocked";
+    }
+}
+
+/** This run changed the stack (config, `up`) before it failed: not "nothing was changed". */
+export class FailedAfterChange extends Error {
+    constructor(readonly cause: Error) {
+        super(`${cause.message}\n(this run had already changed the stack: \`sts-canary status\` shows where it stands; the operation record stays in the cluster)`);
+        this.name = "FailedAfterChange";
+    }
 }
 
 export { LockedError };
@@ -52,23 +88,38 @@ export async function collectStatus(ctx: Pick<ToolContext, "stack" | "cluster" |
  * operator left, and the helpers every verb uses.
  */
 export class Operation {
-    private readonly aborter = new AbortController();
-    private lostWhy?: string;
     lock!: Lock;
     /** The record found when the lock was taken: an operation whose operator is gone. */
     interrupted?: OperationRecord;
+    /** This run wrote stack config or ran `up`: a later failure is no longer "nothing was changed". */
+    changed = false;
 
-    private constructor(readonly ctx: ToolContext, public canary: Canary, readonly store: OperationStore) {}
+    private constructor(readonly ctx: ToolContext, public canary: Canary, readonly store: OperationStore,
+        private readonly aborter: AbortController, private readonly lostWhy: () => string | undefined) {}
 
-    /** Reads the canary, takes the lock (LockedError while another operator holds it). */
+    /**
+     * Takes the lock (LockedError while another operator holds it), then reads the canary: every
+     * refusal judges the stack as it is under the lock, not as it was before another operator finished.
+     */
     static async begin(ctx: ToolContext): Promise<Operation> {
-        const canary = await readCanary(ctx.stack, ctx.cluster);
-        const store = new OperationStore(ctx.cluster, canary.target.namespace, canary.target.statefulSetName, ctx.stack.name, ctx.clock);
-        const op = new Operation(ctx, canary, store);
-        op.lock = await store.acquire(ctx.holder, (why) => {
-            op.lostWhy = why;
-            op.aborter.abort();
+        const where = contractOf(await ctx.stack.outputs());
+        if (!where) await readCanary(ctx.stack, ctx.cluster); // refuses, saying why
+        const target = targetOf(where!);
+        const store = new OperationStore(ctx.cluster, target.namespace, target.statefulSetName, ctx.stack.name, ctx.clock);
+        let lostWhy: string | undefined;
+        const aborter = new AbortController();
+        const lock = await store.acquire(ctx.holder, (why) => {
+            lostWhy = why;
+            aborter.abort();
         });
+        let op: Operation;
+        try {
+            op = new Operation(ctx, await readCanary(ctx.stack, ctx.cluster), store, aborter, () => lostWhy);
+        } catch (err) {
+            await lock.release().catch(() => undefined);
+            throw err;
+        }
+        op.lock = lock;
         if (ctx.signal.aborted) op.aborter.abort();
         ctx.signal.addEventListener("abort", op.onInterrupt, { once: true });
         try {
@@ -95,7 +146,10 @@ export class Operation {
 
     /** Stops when interrupted or the lock was lost. */
     checkpoint(): void {
-        if (this.lostWhy) throw new LockLost(this.lostWhy);
+        const lost = this.lostWhy();
+        if (lost) throw new LockLost(lost);
+        // Before any write: a process that was paused past its renewal deadline stops here.
+        this.lock?.check();
         if (this.ctx.signal.aborted) throw new Interrupted();
     }
 
@@ -155,16 +209,33 @@ export class Operation {
         try {
             return await run();
         } catch (err) {
-            if (!(err instanceof UpFailed) || err.backendLocks.length === 0 || !this.staleBackendLocks(err.backendLocks)) throw err;
+            if (!(err instanceof UpFailed) || err.backendLocks.length === 0 || !this.goneOperatorsLocks(err.backendLocks)) throw err;
             const locks = err.backendLocks.map((l) => `${l.user}@${l.host} pid ${l.pid} since ${l.createdAt}`).join(", ");
+            const states = err.backendLocks.map((l) => this.processOf(l.pid));
+            if (states.some((state) => state !== "dead")) {
+                throw new BackendLocked(`the state backend still holds the lock of the gone operator's pulumi (${locks}), and that process `
+                    + `${states.includes("alive") ? "is still running (paused?)" : "may still be running on another machine or container"}: `
+                    + "it is not cancelled, since two updates would write one stack's state. Once it has ended (or you made sure it is gone), "
+                    + `run \`pulumi cancel --stack ${this.ctx.stack.name}\` and this command again`);
+            }
             await this.log("unlock", `the state backend still held the lock of the gone operator's pulumi (${locks}): cleared it (pulumi cancel) before ${what}`);
             await this.ctx.stack.cancelBackendLock();
             return run();
         }
     }
 
+    /** Whether a pid of the gone operator's machine still runs. */
+    private processOf(pid: number): ProcessState {
+        const gone = this.lock.tookOver ? parseHolder(this.lock.tookOver.holder) : undefined;
+        if (!gone) return "unknown";
+        // The machine scope is in the record the gone operator wrote (the lease names only who and where).
+        const recorded = this.interrupted?.startedBy;
+        const holder = recorded && recorded.instance === gone.instance ? { ...gone, machine: recorded.machine } : gone;
+        return (this.ctx.processState ?? processState)(holder, pid);
+    }
+
     /** Backend locks created by the operator whose lease expired, while it held it. */
-    private staleBackendLocks(locks: BackendLock[]): boolean {
+    private goneOperatorsLocks(locks: BackendLock[]): boolean {
         const gone = this.lock.tookOver;
         const who = gone ? parseHolder(gone.holder) : undefined;
         if (!gone || !who) return false;
@@ -185,6 +256,7 @@ export class Operation {
     /** Sets the stack config, then `pulumi up`. */
     async apply(set: StackConfig, remove: string[] = []): Promise<{ ok: true; seconds: number } | { ok: false; seconds: number; error: string }> {
         this.checkpoint();
+        this.changed = true;
         await writeConfig(this.ctx.stack, set, remove);
         const started = this.ctx.clock.now();
         try {
@@ -217,13 +289,25 @@ async function writeConfig(stack: StackPort, set: StackConfig, remove: string[])
     if (remove.length > 0) await stack.removeConfig(remove);
 }
 
+/**
+ * Runs `body` under the lock. Releasing the lock never replaces the outcome (a failed release is
+ * a warning: the lease expires by itself), and a failure after the stack was changed is never
+ * reported as "refused, nothing was changed" or "locked".
+ */
 async function withOperation(ctx: ToolContext, body: (op: Operation) => Promise<Outcome>): Promise<Outcome> {
     const op = await Operation.begin(ctx);
+    const end = () => op.end().catch((err: Error) => ctx.say(`warning: could not release the operation lock (it expires by itself within ${LEASE_DURATION_SECONDS}s): ${err.message}`));
+    let outcome: Outcome;
     try {
-        return await body(op);
-    } finally {
-        await op.end();
+        outcome = await body(op);
+    } catch (err) {
+        await end();
+        // Exit 6 promises that nothing was changed: not true any more once config was written or `up` ran.
+        const unchanged = err instanceof RefusedError || err instanceof ClusterUnavailable;
+        throw op.changed && unchanged ? new FailedAfterChange(err as Error) : err;
     }
+    await end();
+    return outcome;
 }
 
 /** Continuing an interrupted operation with another --image-tag would mix two releases. */

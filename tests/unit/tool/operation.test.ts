@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import {
-    LEASE_DURATION_SECONDS, LockedError, OperationStore, RENEW_INTERVAL_SECONDS, TIMELINE_LIMIT, appendTimeline, holderIdentity, leaseInfo,
-    microTime, operationObjectName, parseHolder, redact, sanitizeBackendUrl,
+    FENCE_KEY, LEASE_DURATION_SECONDS, LockLost, LockedError, OperationStore, RENEW_DEADLINE_SECONDS, RENEW_INTERVAL_SECONDS, RENEW_RETRY_SECONDS,
+    TIMELINE_LIMIT, appendTimeline, currentHolder, holderIdentity, leaseInfo, microTime, operationObjectName, parseHolder, redact, sanitizeBackendUrl,
 } from "../../../tool/operation";
 import { ALICE, BOB, FakeClock, FakeCluster, T0 } from "./fakes";
 
@@ -71,18 +71,76 @@ describe("tool: the operation lock (Lease)", () => {
         assert.strictEqual((await cluster.getLease("shop", NAME))?.holderIdentity, holderIdentity(BOB));
     });
 
-    it("keeps trying when the API server does not answer, and gives up once the lease would have expired", async () => {
+    it("keeps trying (every 2 s) when the API server does not answer, and stops at the renew deadline, before anyone may take over", async () => {
         const { clock, cluster, store: s } = store();
         let lost = "";
         const lock = await s.acquire(ALICE, (why) => { lost = why; });
         cluster.unreachable = true;
         await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
-        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        for (let t = RENEW_INTERVAL_SECONDS; t < RENEW_DEADLINE_SECONDS - RENEW_RETRY_SECONDS; t += RENEW_RETRY_SECONDS) await clock.advance(RENEW_RETRY_SECONDS * 1000);
         assert.strictEqual(lost, "");
-        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
-        assert.match(lost, /could not renew the operation lock for 30s/);
+        assert.doesNotThrow(() => lock.check(), "still ours at 18 s");
+        await clock.advance(RENEW_RETRY_SECONDS * 1000);
+        assert.match(lost, /not renewed for 20s \(deadline 20s: cannot reach the stack's cluster .*ECONNREFUSED\); another operator may take it over, so this one stops writing/);
+        assert.ok(RENEW_DEADLINE_SECONDS < LEASE_DURATION_SECONDS, "the holder stops before a takeover is allowed");
         cluster.unreachable = false;
+        await assert.rejects(lock.log("step", "x"), LockLost);
         await lock.release();
+    });
+
+    it("recovers when the API server answers again before the deadline", async () => {
+        const { clock, cluster, store: s } = store();
+        let lost = "";
+        const lock = await s.acquire(ALICE, (why) => { lost = why; });
+        cluster.unreachable = true;
+        await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        await clock.advance(RENEW_RETRY_SECONDS * 1000);
+        cluster.unreachable = false;
+        await clock.advance(RENEW_RETRY_SECONDS * 1000);
+        for (let i = 0; i < 3; i++) await clock.advance(RENEW_INTERVAL_SECONDS * 1000);
+        assert.strictEqual(lost, "");
+        await lock.log("step", "fine");
+        await lock.release();
+    });
+
+    it("a holder paused past its deadline (SIGSTOP) writes nothing when it resumes, even before its renewal notices", async () => {
+        const { clock, cluster, store: s } = store();
+        let lost = "";
+        const alice = await s.acquire(ALICE, (why) => { lost = why; });
+        // Paused: no timer runs for 40 s; Bob takes over after the lease expired.
+        clock.time += 40_000;
+        const bobStore = new OperationStore(cluster, "shop", "web", "dev", clock);
+        const bob = await bobStore.acquire(BOB, () => undefined);
+        assert.strictEqual(bob.tookOver?.holder, holderIdentity(ALICE));
+        // Alice resumes: her first write is refused by her own deadline.
+        await assert.rejects(alice.log("step", "late"), (err: Error) => err instanceof LockLost && /not renewed for 40s/.test(err.message));
+        assert.match(lost, /not renewed for 40s/);
+        assert.ok(!(await s.state()).timeline.some((e) => e.message === "late"));
+        await alice.release();
+        assert.strictEqual((await cluster.getLease("shop", NAME))?.holderIdentity, holderIdentity(BOB), "her release leaves Bob's lease alone");
+        await bob.release();
+    });
+
+    it("fences the record: a former holder's write is refused by the ConfigMap whatever its clock says", async () => {
+        const { clock, cluster, store: s } = store();
+        const alice = await s.acquire(ALICE, () => undefined);
+        await alice.log("step", "mine");
+        // Bob holds the record now (as after a takeover), while Alice's clock says her lease is fresh.
+        const record = (await cluster.getRecord("shop", NAME))!;
+        await cluster.replaceRecord("shop", NAME, { data: { ...record.data, [FENCE_KEY]: holderIdentity(BOB) }, resourceVersion: record.resourceVersion });
+        await assert.rejects(alice.save({} as never), (err: Error) => err instanceof LockLost && /now belongs to bob@ci-runner pid 222/.test(err.message));
+        await assert.rejects(alice.log("step", "late"), LockLost);
+        assert.deepStrictEqual((await s.state()).timeline.map((e) => e.message), ["mine"]);
+        void clock;
+        await alice.release();
+    });
+
+    it("names holders uniquely per run (containers repeat host name, pid and path)", () => {
+        const a = currentHolder("/app");
+        const b = currentHolder("/app");
+        assert.notStrictEqual(holderIdentity(a), holderIdentity(b));
+        assert.match(holderIdentity(a), /^.+@.+ pid \d+ in \/app #[0-9a-f]{8}$/);
+        assert.deepStrictEqual(parseHolder(holderIdentity(a)), { user: a.user, host: a.host, pid: a.pid, checkout: "/app", instance: a.instance });
     });
 
     it("judges expiry on the API server's clock, whatever the operators' clocks say", async () => {

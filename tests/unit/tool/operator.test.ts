@@ -1,11 +1,12 @@
 import * as assert from "assert";
+import * as os from "os";
 import { getEventListeners } from "events";
 import { EXIT } from "../../../tool/exit";
 import { exitCodeOf } from "../../../tool/main";
 import {
     LEASE_DURATION_SECONDS, LockedError, OperationRecord, OperationStore, holderIdentity, microTime, operationObjectName,
 } from "../../../tool/operation";
-import { collectStatus, promote, promoteEnv, rollback, step } from "../../../tool/operator";
+import { collectStatus, processState, promote, promoteEnv, rollback, step } from "../../../tool/operator";
 import { parsePlan } from "../../../tool/plan";
 import { ALICE, BOB, FakeClock, FakeCluster, FakeStack, PROJECT, T0, context, refOf } from "./fakes";
 
@@ -39,6 +40,47 @@ async function leftBy(env: ReturnType<typeof setup>, holder: typeof ALICE, renew
 }
 
 const versions = (cluster: FakeCluster) => cluster.pods.map((p) => p.version).join(",");
+
+describe("tool: an operation under faults", () => {
+    it("reads the canary under the lock: a step that landed just before is seen, not a stale snapshot", async () => {
+        const env = setup();
+        env.cluster.apply("v2", 4, new Set());
+        await env.stack.setConfig({ [`${PROJECT}:imageTag`]: { value: "v2", secret: false }, [`${PROJECT}:partition`]: { value: "4", secret: false } });
+        await env.stack.up({});
+        // Alice's step to 3 lands (and her lease goes) while Bob's command starts.
+        const create = env.cluster.createLease.bind(env.cluster);
+        env.cluster.createLease = async (...args) => {
+            await env.stack.setConfig({ [`${PROJECT}:partition`]: { value: "3", secret: false } });
+            await env.stack.up({});
+            return create(...args);
+        };
+        const outcome = await step(context(env.stack, env.cluster, env.clock, BOB), {});
+        assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
+        assert.strictEqual(env.stack.get("partition"), "2", "one step from where the stack is, not from the snapshot before the lock");
+    });
+
+    it("never reports a failure after the stack changed as 'refused, nothing was changed'", async () => {
+        const env = setup();
+        env.stack.onUp = () => { env.cluster.unreachable = true; };
+        const ctx = context(env.stack, env.cluster, env.clock, ALICE);
+        await assert.rejects(step(ctx, { imageTag: "v2", to: 4 }), (err: Error) => {
+            const { code, message } = exitCodeOf(err);
+            assert.strictEqual(code, EXIT.error, message);
+            assert.match(message ?? "", /ECONNREFUSED[\s\S]*this run had already changed the stack: `sts-canary status` shows where it stands/);
+            return true;
+        });
+        assert.ok(ctx.lines.some((l) => /^warning: could not release the operation lock \(it expires by itself within 30s\)/.test(l)), ctx.lines.join("\n"));
+    });
+
+    it("a lock that cannot be released does not replace the outcome", async () => {
+        const env = setup();
+        env.cluster.deleteLease = async () => { throw new Error("connect ECONNREFUSED 127.0.0.1:6443"); };
+        const ctx = context(env.stack, env.cluster, env.clock, ALICE);
+        const outcome = await step(ctx, { imageTag: "v2", to: 4 });
+        assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
+        assert.ok(ctx.lines.some((l) => /could not release the operation lock .*ECONNREFUSED/.test(l)));
+    });
+});
 
 describe("tool: step", () => {
     it("moves the partition one step through config + up, records the timeline, leaves no record or lock", async () => {
@@ -219,7 +261,8 @@ describe("tool: promote", () => {
         await leftBy(env, ALICE, 40, { currentTarget: 3 });
         const killedAt = new Date(env.clock.now() - 45_000).toISOString().replace(/\.\d+Z$/, "Z");
         env.stack.backendLock = { user: "alice", host: "laptop", pid: 4711, createdAt: killedAt };
-        const outcome = await promote(context(env.stack, env.cluster, env.clock, BOB), {});
+        const dead = { processState: () => "dead" as const };
+        const outcome = await promote(context(env.stack, env.cluster, env.clock, BOB, dead), {});
         assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
         assert.deepStrictEqual(env.stack.calls.filter((c) => /^(refresh|cancel)/.test(c)), ["refresh", "cancel", "refresh"]);
         assert.match((await env.store.state()).timeline.find((e) => e.event === "unlock")?.message ?? "", /alice@laptop pid 4711/);
@@ -229,8 +272,34 @@ describe("tool: promote", () => {
         other.cluster.apply("v2", 4, new Set());
         await leftBy(other, ALICE, 40, { currentTarget: 3 });
         other.stack.backendLock = { user: "carol", host: "desk", pid: 9, createdAt: killedAt };
-        await assert.rejects(promote(context(other.stack, other.cluster, other.clock, BOB), {}), /currently locked/);
+        await assert.rejects(promote(context(other.stack, other.cluster, other.clock, BOB, dead), {}), /currently locked/);
         assert.ok(!other.stack.calls.includes("cancel"));
+    });
+
+    it("never cancels the backend lock of a gone operator's pulumi that may still run (paused, or another machine): exit 7, nothing changed", async () => {
+        for (const state of ["alive", "unknown"] as const) {
+            const env = setup();
+            env.cluster.apply("v2", 4, new Set());
+            await leftBy(env, ALICE, 40, { currentTarget: 3 });
+            env.stack.backendLock = { user: "alice", host: "laptop", pid: 4711, createdAt: new Date(env.clock.now() - 45_000).toISOString().replace(/\.\d+Z$/, "Z") };
+            await assert.rejects(promote(context(env.stack, env.cluster, env.clock, BOB, { processState: () => state }), {}), (err: Error) => {
+                assert.strictEqual(exitCodeOf(err).code, EXIT.locked, err.message);
+                assert.match(err.message, state === "alive" ? /is still running \(paused\?\)/ : /may still be running on another machine or container/);
+                assert.match(err.message, /run `pulumi cancel --stack dev` and this command again/);
+                return true;
+            });
+            assert.ok(!env.stack.calls.includes("cancel"), state);
+            assert.deepStrictEqual(env.stack.calls.filter((c) => /^(up|set)/.test(c)), [], "nothing was changed");
+        }
+    });
+
+    it("judges a pid alive only within the holder's own boot and pid namespace", () => {
+        const here = { user: "a", host: os.hostname(), pid: 1, checkout: "/x", machine: "m1" };
+        assert.strictEqual(processState(here, process.pid, "m1"), "alive");
+        assert.strictEqual(processState(here, 2 ** 22 + 12345, "m1"), "dead");
+        assert.strictEqual(processState(here, process.pid, "m2"), "unknown", "another container with the same host name");
+        assert.strictEqual(processState({ ...here, host: "elsewhere" }, process.pid, "m1"), "unknown");
+        assert.strictEqual(processState({ ...here, machine: undefined }, process.pid, "m1"), "unknown");
     });
 
     it("refuses to start another canary over the interrupted one, or over a rollback in the record", async () => {

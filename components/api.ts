@@ -9,7 +9,9 @@ export { PodView, StatefulSetView, PERMANENT_REASONS, TRANSIENT_REASONS, causeKi
 export { DesiredStep, LiveVersions, StepDescription, describeStep, podRanges } from "./rollout/describe";
 export { GateResult, GateSettings, HttpCheck, MetricCheck } from "./rollout/gates";
 export { httpGet } from "./rollout/http";
+export { Informer } from "./rollout/informer";
 export { KubeRolloutCluster, apiError, clusterName, loadKubeConfig } from "./rollout/kube";
+export type { SyncState } from "./rollout/runner";
 export { Clock, realClock } from "./rollout/runner";
 export { REVISION_LABEL, VERSION_LABEL, labelSelector, ordinalOf, podView, revisionVersion, statefulSetView, tagOf } from "./rollout/views";
 export { versionLabel, versionPage } from "./images/version-page";

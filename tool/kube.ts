@@ -7,7 +7,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import {
-    KubeRolloutCluster, apiError, clusterAccessFromConfig, clusterName, describeAccess, kubeconfigSource, labelSelector, loadKubeConfig,
+    Informer, KubeRolloutCluster, apiError, clusterAccessFromConfig, clusterName, describeAccess, kubeconfigSource, labelSelector, loadKubeConfig,
     podView, revisionVersion, statefulSetView,
 } from "sts-canary/api";
 import type { PodView } from "sts-canary/api";
@@ -84,21 +84,25 @@ export class KubeCluster implements ClusterPort {
         };
     }
 
-    /** List+watch of the StatefulSet and its pods (the rollout check's informer) and of the operation's ConfigMap. */
+    /** List+watch of the StatefulSet and its pods (the rollout check's informers) and of the operation's ConfigMap. */
     async watch(target: CanaryTarget, objectName: string, onChange: () => void): Promise<LiveWatch> {
         const { namespace, statefulSetName: name, container } = target;
         const rollout = new KubeRolloutCluster(this.kc, namespace, name, container);
-        const records = new k8s.ListWatch(`/api/v1/namespaces/${namespace}/configmaps`, new k8s.Watch(this.kc),
-            () => this.core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${objectName}` }), false, undefined, `metadata.name=${objectName}`);
-        records.on("change", () => onChange());
-        records.on("error", () => undefined);
-        try {
-            await withTimeout(rollout.start(onChange), `watching ${namespace}/${name}`);
-            await withTimeout(records.start(), `watching ${namespace}/${objectName}`);
-        } catch (err) {
+        const records = new Informer<k8s.V1ConfigMap>({
+            kc: this.kc, path: `/api/v1/namespaces/${namespace}/configmaps`, fieldSelector: `metadata.name=${objectName}`,
+            what: `ConfigMap ${namespace}/${objectName}`, onChange,
+            list: async () => {
+                const list = await this.core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${objectName}` });
+                return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+            },
+        });
+        records.start();
+        await rollout.start(onChange);
+        const sync = rollout.sync();
+        if (!sync.synced && (sync.permanent || !rollout.statefulSet())) {
             rollout.stop();
-            void records.stop();
-            throw new ClusterUnavailable(`cannot watch ${namespace}/${name} on ${this.description}: ${(err as Error).message}`);
+            records.stop();
+            throw new ClusterUnavailable(`cannot watch ${namespace}/${name} on ${this.description}: ${sync.error ?? "no answer within 10s"}`);
         }
         let revisionVersions: Record<string, string> = {};
         const refreshRevisions = () => rollout.revisionVersions().then((r) => { revisionVersions = r; }, () => undefined);
@@ -109,9 +113,10 @@ export class KubeCluster implements ClusterPort {
                 if (statefulSet && (!revisionVersions[statefulSet.currentRevision] || !revisionVersions[statefulSet.updateRevision])) void refreshRevisions();
                 return { statefulSet, pods: rollout.pods(), revisionVersions };
             },
+            sync: () => rollout.sync(),
             stop: () => {
                 rollout.stop();
-                void records.stop();
+                records.stop();
             },
         };
     }

@@ -4,7 +4,7 @@
  * the ConfigMap of the operation). The commands wire the real ones (stack.ts, kube.ts); the unit
  * tests wire in-memory fakes (tests/unit/tool/fakes.ts).
  */
-import type { PodView, StatefulSetView } from "sts-canary/api";
+import type { PodView, StatefulSetView, SyncState } from "sts-canary/api";
 
 /** One stack config value, as `pulumi config --json` shows it (objectValue for lists and maps). */
 export interface ConfigEntry {
@@ -114,6 +114,8 @@ export class ClusterUnavailable extends Error {
 /** A live view that follows changes (watches), for `status --watch`. */
 export interface LiveWatch {
     live(): LiveState;
+    /** Whether the view is in sync (watches connected); a view out of sync may be stale. */
+    sync(): SyncState;
     stop(): void;
 }
 

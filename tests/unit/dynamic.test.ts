@@ -31,7 +31,9 @@ describe("dynamic providers loaded by path (components/dynamic.ts)", () => {
     it("finds the module in the package installed for the program when the state's checkout path is gone (refresh from another clone)", async () => {
         const gone = path.join(os.tmpdir(), "sts-canary-other-checkout", "components", "dist", "rollout", "provider.js");
         const provider = load(providerSource(gone, "rollout/provider")).handler();
-        assert.strictEqual(provider, (await import("../../components/dist/rollout/provider")).provider);
+        // The compiled module of the installed package (not the missing-module stub, which has `read`).
+        assert.deepStrictEqual(Object.keys(provider).sort(), ["check", "create", "delete", "diff", "update"]);
+        assert.strictEqual(await provider.delete(), undefined);
     });
 
     it("refreshes without the module: read returns the state as it is", async () => {

@@ -34,6 +34,7 @@ export function register(program: Command, host: CommandHost): void {
             const stop = new AbortController();
             session.installInterruptHandler();
             ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
+            let outage: string | undefined;
             try {
                 while (!stop.signal.aborted && ctx.clock.now() < deadline) {
                     // Sleeps until the watch reports a change (or the deadline); renders at most 4 times a second.
@@ -44,9 +45,19 @@ export function register(program: Command, host: CommandHost): void {
                     await ctx.clock.sleep(Math.max(0, deadline - ctx.clock.now()), changed.signal);
                     stop.signal.removeEventListener("abort", onStop);
                     await ctx.clock.sleep(250);
+                    // An API outage is waited out: say so once, and render again when the view is back in sync.
+                    const sync = watch.sync();
+                    const operation = sync.synced ? await store.state().catch((err: Error) => err) : undefined;
+                    if (!sync.synced || operation instanceof Error) {
+                        const why = !sync.synced ? sync.error ?? "reconnecting" : (operation as Error).message;
+                        if (why !== outage) session.say(`(the cluster is out of view: ${why}; waiting for it)`);
+                        outage = why;
+                        continue;
+                    }
+                    outage = undefined;
                     const status = buildStatus({
                         stack: ctx.stack.name, project: ctx.stack.project, cluster: ctx.cluster.description, contract, config,
-                        live: watch.live(), operation: await store.state(), now: ctx.clock.now(),
+                        live: watch.live(), operation: operation!, now: ctx.clock.now(),
                     });
                     print(status, true);
                     if (done(status)) break;

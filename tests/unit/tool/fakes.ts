@@ -142,7 +142,7 @@ export class FakeCluster implements ClusterPort {
 
     async watch(target: CanaryTarget): Promise<LiveWatch> {
         const live = await this.readLive(target);
-        return { live: () => live, stop: () => undefined };
+        return { live: () => live, sync: () => ({ synced: true }), stop: () => undefined };
     }
 
     private key(namespace: string, name: string): string {

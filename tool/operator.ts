@@ -14,7 +14,7 @@ import {
     Holder, LEASE_DURATION_SECONDS, Lock, LockLost, LockedError, OperationKind, OperationRecord, OperationState, OperationStore, TimelineEntry, machineScope,
     newOperationId, parseHolder, secondsText,
 } from "./operation";
-import { describeMove, remainingSteps, stepTarget } from "./plan";
+import { describeMove, remainingSteps, rollbackReach, stepTarget } from "./plan";
 import { BackendLock, ClusterPort, ClusterUnavailable, ConfigEntry, StackConfig, StackPort, UpFailed } from "./ports";
 import { CanaryStatus, buildStatus, formatEntry } from "./status";
 
@@ -393,15 +393,23 @@ async function rollbackWith(op: Operation, reason: string, record: OperationReco
     // moved: they must stay as they are (same pod, same restarts).
     const canaryFrom = Math.min(sts.partition, record?.currentTarget ?? sts.partition,
         canary.contract.templateVersion !== stable ? canary.contract.partition : sts.partition);
-    const untouched = canary.live.pods.filter((p) => p.ordinal < canaryFrom).map((p) => ({ name: p.name, uid: p.uid }));
+    const untouched = canary.live.pods.filter((p) => p.ordinal < canaryFrom && p.revision === sts.currentRevision).map((p) => ({ name: p.name, uid: p.uid }));
+    // Pods the operation moved below the restored partition go back too (template stable at `reach` first).
+    const reach = rollbackReach(canary.live.pods, sts.currentRevision, restorePartition);
     const rec: OperationRecord = record ? { ...record } : op.newRecord("rollback", [], canary.templateVersion);
     rec.phase = "rolling-back";
     rec.currentTarget = restorePartition;
     rec.config = set;
     await op.save(rec);
     const restoring = record?.previousConfig ? `restoring ${Object.keys(record.previousConfig).map((k) => k.split(":")[1]).join(", ")} exactly` : `partition -> ${restorePartition}`;
-    await op.log("rollback", `${reason}: reverting the template to ${stable}, ${restoring}`);
-    const applied = await op.apply(set, remove);
+    const below = canary.live.pods.filter((p) => p.ordinal >= reach && p.ordinal < restorePartition).map((p) => p.name);
+    const first = reach < restorePartition ? `; partition ${reach} first (${below.join(", ")} ran the canary below ${restorePartition}, where the controller would leave them)` : "";
+    await op.log("rollback", `${reason}: reverting the template to ${stable}, ${restoring}${first}`);
+    let applied = reach < restorePartition ? await op.apply({ ...set, [op.key.partition]: value(reach) }, remove.filter((k) => k !== op.key.partition)) : undefined;
+    if (!applied || applied.ok) {
+        const restored = await op.apply(set, remove);
+        applied = applied?.ok && restored.ok ? { ...restored, seconds: applied.seconds + restored.seconds } : restored;
+    }
     if (!applied.ok) {
         await op.log("rollback-FAIL", `pulumi up of the rollback failed after ${applied.seconds.toFixed(1)}s: ${applied.error}`);
         return { code: EXIT.rollbackFailed, message: `rollback to ${stable} failed: ${firstLine(applied.error)}` };

@@ -44,3 +44,15 @@ export function describeMove(canaryVersion: string, stableVersion: string, parti
     if (partition >= replicas) return `${canaryVersion} staged, no pod moves yet`;
     return `${canaryVersion} on ordinals ${partition}..${replicas - 1}, ${stableVersion} below`;
 }
+
+/**
+ * The partition a rollback applies first: the one it restores, or lower when a pod below it runs
+ * another revision than the stable one (a step that failed mid-way left it there). The controller
+ * never moves pods below the partition, so with the template back on the stable version every pod
+ * the operation moved is at or above this partition and goes back; then the restored partition is
+ * applied, which moves nothing.
+ */
+export function rollbackReach(pods: { ordinal: number; revision: string }[], stableRevision: string, restorePartition: number): number {
+    const moved = pods.filter((p) => p.revision !== "" && p.revision !== stableRevision).map((p) => p.ordinal);
+    return Math.min(restorePartition, ...moved);
+}

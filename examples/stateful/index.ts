@@ -22,6 +22,8 @@ const db = new StatefulSetCanary("db", {
     imageBuilder: config.get("imageBuilder"),
     namespace: config.get("namespace") ?? "stateful",
     createNamespace: config.getBoolean("createNamespace") ?? true,
+    // A created namespace is kept on destroy or rename (its claims hold the data) unless this is true.
+    deleteNamespace: config.getBoolean("deleteNamespace") ?? false,
     container: "postgres",
     podSpec: {
         securityContext: { runAsNonRoot: true, runAsUser: 100, runAsGroup: 102, fsGroup: 102 },

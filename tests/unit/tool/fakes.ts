@@ -104,8 +104,10 @@ export class FakeCluster implements ClusterPort {
         this.generation++;
         this.pods = this.pods.map((p) => {
             if (p.ordinal < partition || p.version === version) {
-                // A pod stuck on another revision at or above the partition is replaced by the rollout check.
+                // A pod stuck on another revision than the controller would give it is replaced by the rollout check:
+                // the template's at or above the partition, the stable one below it.
                 if (p.ordinal >= partition && !p.ready) return this.newPod(p.ordinal, version, !broken.has(version));
+                if (p.ordinal < partition && !p.ready && p.version !== this.stableVersion) return this.newPod(p.ordinal, this.stableVersion, true);
                 return p;
             }
             const pod = this.newPod(p.ordinal, version, !broken.has(version));

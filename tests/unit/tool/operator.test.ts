@@ -7,7 +7,8 @@ import {
     LEASE_DURATION_SECONDS, LockedError, OperationRecord, OperationStore, holderIdentity, microTime, operationObjectName,
 } from "../../../tool/operation";
 import { collectStatus, processState, promote, promoteEnv, rollback, step } from "../../../tool/operator";
-import { parsePlan } from "../../../tool/plan";
+import { parsePlan, rollbackReach } from "../../../tool/plan";
+import { UpFailed } from "../../../tool/ports";
 import { ALICE, BOB, FakeClock, FakeCluster, FakeStack, PROJECT, T0, context, refOf } from "./fakes";
 
 const NAME = operationObjectName("web");
@@ -79,6 +80,44 @@ describe("tool: an operation under faults", () => {
         const outcome = await step(ctx, { imageTag: "v2", to: 4 });
         assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
         assert.ok(ctx.lines.some((l) => /could not release the operation lock .*ECONNREFUSED/.test(l)));
+    });
+});
+
+describe("tool: rollback after a step that failed mid-way", () => {
+    it("moves a Ready pod the step moved below the restored partition back too: partition 2 first, then 3", async () => {
+        const env = setup();
+        // A healthy canary of v2 at partition 3, from an earlier operation.
+        await env.stack.setConfig({ [`${PROJECT}:imageTag`]: { value: "v2", secret: false }, [`${PROJECT}:partition`]: { value: "3", secret: false } });
+        await env.stack.up({});
+        // The step to 2 moves web-2 (Ready), then its gate fails.
+        env.stack.onUp = (count) => {
+            if (count !== 2) return;
+            env.cluster.apply("v2", 2, new Set());
+            throw new UpFailed("rollout of StatefulSet shop/web failed its gates:\ngate http failed: web-2 /version.html: HTTP 500");
+        };
+        const ctx = context(env.stack, env.cluster, env.clock, ALICE);
+        const outcome = await step(ctx, {});
+        assert.strictEqual(outcome.code, EXIT.rolledBack, outcome.message);
+        assert.strictEqual(versions(env.cluster), "v1,v1,v1,v1,v1", "web-2 left on v2 below the restored partition");
+        assert.strictEqual(env.stack.get("partition"), "3");
+        assert.strictEqual(env.stack.get("imageTag"), "v1");
+        assert.deepStrictEqual(env.stack.calls.filter((c) => /^(up|setConfig)/.test(c)).slice(-4), [
+            "setConfig imageTag=v1 partition=2", "up", "setConfig imageTag=v1 partition=3", "up",
+        ]);
+        const rollbackEntry = (await env.store.state()).timeline.find((e) => e.event === "rollback");
+        assert.match(rollbackEntry?.message ?? "", /partition 2 first \(web-2 ran the canary below 3, where the controller would leave them\)/);
+    });
+
+    it("finds the lowest pod off the stable revision", () => {
+        const pods = (revs: string[]) => revs.map((revision, ordinal) => ({ ordinal, revision }));
+        const table: [string[], number, number][] = [
+            [["s", "s", "s", "c", "c"], 3, 3],
+            [["s", "s", "c", "c", "c"], 3, 2],
+            [["s", "s", "s", "s", "s"], 5, 5],
+            [["s", "b", "s", "c", "c"], 3, 1],
+            [["s", "", "s", "s", "s"], 3, 3],
+        ];
+        for (const [revs, restore, expected] of table) assert.strictEqual(rollbackReach(pods(revs), "s", restore), expected, revs.join(","));
     });
 });
 

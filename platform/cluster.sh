@@ -8,6 +8,9 @@
 #   platform/cluster.sh smoke       prove it works: pod, partitioned StatefulSet, NodePort via curl
 #   platform/cluster.sh import-image FILE   load an image archive into the cluster's containerd
 #   platform/cluster.sh kwok up [N] | kwok down   N simulated (kwok) nodes beside the real one
+#   platform/cluster.sh restart-apiserver --down S  fault test: stop kube-apiserver, keep it down S s,
+#                                   start it as `up` does, restart its clients, wait (<= 60 s) until the
+#                                   controllers work; last line "apiserver down Ss, ready again after Ns (...)"
 #
 # Components (all on loopback or on the pod bridge this script creates):
 #   etcd 127.0.0.1:2379 -> kube-apiserver 127.0.0.1:6443 -> controller-manager, scheduler
@@ -34,6 +37,11 @@ CTR_SOCK="$RUN/containerd/containerd.sock"
 CNI_BIN=/usr/lib/cni
 FWD_CHAIN=STS-K8S-FORWARD
 DAEMONS=(k8s-etcd k8s-apiserver k8s-controller-manager k8s-scheduler k8s-containerd k8s-kubelet k8s-proxy k8s-kwok)
+# Long-running clients of kube-apiserver whose work depends on informer (watch) caches. One that is
+# older than the running kube-apiserver is restarted after it (see "API server restarts" in
+# platform/k8s/README.md): otherwise its informers come back one by one, minutes later. Not the
+# kubelet: a restarted kubelet reports every pod with a readiness probe NotReady until its next probe.
+APISERVER_CLIENTS=(k8s-controller-manager k8s-scheduler k8s-proxy k8s-kwok)
 KWOK_POD_CIDR=10.245.0.0/16   # fake IPs of pods on kwok nodes; routed onto the pod bridge only
 KWOK_NODE_IP=10.245.255.254
 
@@ -87,13 +95,32 @@ kill_strays() {
   kill -9 $pids 2>/dev/null || true
 }
 
+# proc_start <pid> : start time of a process (clock ticks since boot; field 22 of /proc/<pid>/stat).
+# shellcheck disable=SC2086  # the fields after "(comm) " are split on purpose
+proc_start() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; set -- ${st##*) }; echo "${20}"; }
+
+# older_than_apiserver <name> : true if daemon <name> runs and was started before the running
+# kube-apiserver process, i.e. it lived through an API server restart.
+older_than_apiserver() {
+  pid_alive "$1" && pid_alive k8s-apiserver || return 1
+  local mine api
+  mine=$(proc_start "$(cat "$RUN/$1.pid")") && api=$(proc_start "$(cat "$RUN/k8s-apiserver.pid")") || return 1
+  (( mine < api ))
+}
+
+is_apiserver_client() { local c; for c in "${APISERVER_CLIENTS[@]}"; do [[ "$c" == "$1" ]] && return 0; done; return 1; }
+
 # ensure_daemon <name> <config file or -> cmd... : start, or restart if its command line or its
-# config file changed (e.g. new *_EXTRA_ARGS, or a config edit in this script).
+# config file changed (e.g. new *_EXTRA_ARGS, or a config edit in this script), or if it is one of
+# APISERVER_CLIENTS and kube-apiserver was restarted since it started.
 ensure_daemon() {
   local name="$1" conf="$2"; shift 2
   local sum; sum=$({ [[ "$conf" == - ]] || cat "$conf"; echo "$*"; } | sha256sum | cut -c1-16)
   if pid_alive "$name" && [[ "$(cat "$RUN/$name.confsum" 2>/dev/null)" != "$sum" ]]; then
     log "$name: configuration changed, restarting"
+    stop_daemon "$name"
+  elif is_apiserver_client "$name" && older_than_apiserver "$name"; then
+    log "$name: started before the running kube-apiserver (pid $(cat "$RUN/k8s-apiserver.pid")), restarting it so its informers start fresh"
     stop_daemon "$name"
   fi
   start_daemon "$name" "$@"
@@ -403,6 +430,7 @@ start_apiserver() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --service-node-port-range=30000-32767 \
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --shutdown-watch-termination-grace-period=2s \
     --allow-privileged=true --profiling=false --v=1 ${KUBE_APISERVER_EXTRA_ARGS:-}
   await 180 "kube-apiserver /readyz" k8s-apiserver \
     curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$APISERVER/readyz"
@@ -470,12 +498,113 @@ cmd_up() {
   setup_host_network
   start_etcd
   start_apiserver
+  refresh_apiserver_clients
   start_controllers
   start_containerd
   start_kubelet
   start_proxy
   log "cluster up: $((SECONDS - tb))s to start (+$((tb - t0))s build check); export KUBECONFIG=$KUBECONFIG_ADMIN"
   kc get nodes -o wide >&2
+}
+
+# ---------------------------------------------------------------- API server restarts
+# refresh_apiserver_clients : run right after kube-apiserver (re)started. Stops, in parallel, the
+# clients that are older than it: kube-controller-manager and kube-scheduler (started again by
+# start_controllers), kwok and the PV provisioner of platform/storage.sh (started again here with
+# their own command line). kube-proxy is left to ensure_daemon in start_proxy (same rule), so that
+# it is not down while `up` waits for the kubelet.
+refresh_apiserver_clients() {
+  local name names=() pids=() argv=()
+  for name in k8s-controller-manager k8s-scheduler k8s-kwok local-path-provisioner; do
+    older_than_apiserver "$name" && names+=("$name")
+  done
+  (( ${#names[@]} > 0 )) || return 0
+  log "kube-apiserver (pid $(cat "$RUN/k8s-apiserver.pid")) is newer than ${names[*]}: restarting them so their informers start fresh"
+  for name in "${names[@]}"; do
+    case "$name" in k8s-kwok|local-path-provisioner) cat "/proc/$(cat "$RUN/$name.pid")/cmdline" > "$RUN/$name.argv" 2>/dev/null || true ;; esac
+    stop_daemon "$name" & pids+=($!)
+  done
+  wait "${pids[@]}"   # only these: the daemons start_daemon started are jobs of this shell too
+  for name in k8s-kwok local-path-provisioner; do
+    [[ -s "$RUN/$name.argv" ]] || continue
+    mapfile -d '' -t argv < "$RUN/$name.argv"
+    rm -f "$RUN/$name.argv"
+    start_daemon "$name" "${argv[@]}"
+  done
+}
+
+# poll <deadline (a $SECONDS value)> cmd... : bounded poll, 0.5 s interval; 1 once the deadline passed.
+poll() {
+  local deadline="$1"; shift
+  until "$@" >/dev/null 2>&1; do (( SECONDS < deadline )) || return 1; sleep 0.5; done
+}
+node_ready() {
+  [[ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+pod_bound() { [[ -n "$(kc -n "$1" get pod "$2" -o jsonpath='{.spec.nodeName}')" ]]; }
+
+# controllers_working <timeout-s> : cheap proof that the controllers act on fresh watch events: in a
+# new namespace kube-controller-manager creates ServiceAccount default (serviceaccount controller)
+# and ConfigMap kube-root-ca.crt (root-ca publisher); kube-scheduler binds a pod there to a node;
+# the node is Ready. Pod and namespace are deleted afterwards.
+controllers_working() {
+  local deadline=$((SECONDS + $1)) ns failed=""
+  ns="apiserver-restart-probe-$(date +%s)-$RANDOM"
+  curl -fsSk --max-time 3 https://127.0.0.1:10257/healthz >/dev/null 2>&1 || failed="kube-controller-manager /healthz"
+  [[ -n "$failed" ]] || curl -fsSk --max-time 3 https://127.0.0.1:10259/healthz >/dev/null 2>&1 || failed="kube-scheduler /healthz"
+  [[ -n "$failed" ]] || kc create namespace "$ns" >/dev/null || failed="namespace $ns created"
+  [[ -n "$failed" ]] || poll "$deadline" kc -n "$ns" get serviceaccount default || failed="ServiceAccount $ns/default (kube-controller-manager)"
+  [[ -n "$failed" ]] || poll "$deadline" kc -n "$ns" get configmap kube-root-ca.crt || failed="ConfigMap $ns/kube-root-ca.crt (kube-controller-manager)"
+  if [[ -z "$failed" ]]; then
+    kc -n "$ns" apply -f - >/dev/null <<EOF || failed="pod $ns/probe created"
+apiVersion: v1
+kind: Pod
+metadata: {name: probe}
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 0
+  containers: [{name: pause, image: $PAUSE_IMAGE, imagePullPolicy: Never}]
+EOF
+  fi
+  [[ -n "$failed" ]] || poll "$deadline" pod_bound "$ns" probe || failed="pod $ns/probe bound to a node (kube-scheduler)"
+  [[ -n "$failed" ]] || poll "$deadline" node_ready || failed="node $NODE_NAME Ready"
+  # Bound is all that is checked: force-deleted, so the namespace does not wait for the kubelet.
+  kc -n "$ns" delete pod probe --grace-period=0 --force >/dev/null 2>&1 || true
+  kc delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  [[ -z "$failed" ]] || die "controllers not working $1 s after the API server restart: no $failed"
+}
+
+# restart-apiserver --down <seconds> : fault injection for end-to-end tests. Stops kube-apiserver
+# (stop_daemon: TERM, KILL after 20 s), keeps it down, starts it exactly as `up` does
+# (start_apiserver, which waits for /readyz), restarts the clients that lived through the outage
+# (kube-controller-manager, kube-scheduler, kube-proxy; kwok and the PV provisioner if running),
+# then waits at most 60 s until the controllers demonstrably work. Last line on stdout: timings.
+cmd_restart_apiserver() {
+  local usage="usage: cluster.sh restart-apiserver --down <seconds> (0..600)" down=""
+  while (( $# > 0 )); do
+    case "$1" in
+      --down) (( $# >= 2 )) || die "$usage"; down="$2"; shift 2 ;;
+      --down=*) down="${1#--down=}"; shift ;;
+      *) die "$usage" ;;
+    esac
+  done
+  [[ "$down" =~ ^[0-9]+$ ]] && (( down <= 600 )) || die "$usage"
+  pid_alive k8s-apiserver || die "kube-apiserver is not running: run platform/cluster.sh up"
+  local t0=$SECONDS
+  log "stopping kube-apiserver (pid $(cat "$RUN/k8s-apiserver.pid"))"
+  stop_daemon k8s-apiserver
+  local stopped=$SECONDS
+  log "kube-apiserver stopped after $((stopped - t0))s; keeping it down for ${down}s"
+  sleep "$down"
+  local started=$SECONDS
+  start_apiserver
+  local ready=$SECONDS
+  refresh_apiserver_clients
+  start_controllers
+  start_proxy
+  controllers_working 60
+  log "controllers working again $((SECONDS - ready))s after kube-apiserver /readyz"
+  echo "apiserver down ${down}s, ready again after $((ready - started))s (stop took $((stopped - t0))s; controllers working after $((SECONDS - started))s)"
 }
 
 # ---------------------------------------------------------------- teardown
@@ -721,5 +850,6 @@ case "${1:-}" in
   smoke) shift; cmd_smoke "$@" ;;
   kwok) shift; cmd_kwok "$@" ;;
   import-image) shift; cmd_import_image "$@" ;;
-  *) echo "usage: $0 up|down|status|kubeconfig|smoke [--keep]|import-image FILE|kwok up [N]|kwok down" >&2; exit 2 ;;
+  restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
+  *) echo "usage: $0 up|down|status|kubeconfig|smoke [--keep]|import-image FILE|kwok up [N]|kwok down|restart-apiserver --down SECONDS" >&2; exit 2 ;;
 esac

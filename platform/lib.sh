@@ -77,7 +77,7 @@ stop_daemon() {
   pid_alive "$name" || { rm -f "$RUN/$name.pid"; return 0; }
   local pid; pid=$(cat "$RUN/$name.pid")
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$RUN/$name.pid"
 }

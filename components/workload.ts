@@ -6,42 +6,30 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceArgs } from "./args";
+import type { StatefulSetCanaryArgs } from "./args";
 import { VERSION_LABEL } from "./rollout/views";
 
 /** Pulumi's StatefulSet await never finishes while partition > 0; the RolloutCheck replaces it. */
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
-type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
 
-export interface CanaryWorkloadArgs {
+/** The component's arguments the workload uses, with its defaults applied. */
+export interface CanaryWorkloadArgs extends Pick<StatefulSetCanaryArgs, "namespace" | "replicas" | "partition" | "version" | "podSpec"
+    | "podLabels" | "podAnnotations" | "labels" | "annotations" | "volumeClaimTemplates" | "persistentVolumeClaimRetentionPolicy" | "service"> {
     /** Name of the StatefulSet; pods are `<name>-<ordinal>`. */
     name: string;
-    namespace: string;
     createNamespace: boolean;
     /** Delete the created namespace (and every volume claim in it) on destroy or rename; else it is retained. */
     deleteNamespace: boolean;
-    replicas: number;
-    partition: number;
-    /** Version of the template (pod label app.kubernetes.io/version). */
-    version: string;
     /** Pinned image of `version`, put into the canary container. */
     image: pulumi.Input<string>;
     /** Name of the canary container in `podSpec`. */
     container: string;
-    podSpec: PodSpec;
-    podLabels?: Record<string, string>;
-    podAnnotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
-    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
     podManagementPolicy: string;
     minReadySeconds: number;
     /** Credentials for an image pull Secret, when images come from a private registry. */
     pullSecret?: { server: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
-    service?: ServiceArgs;
 }
 
 export function recommendedLabels(name: string): Record<string, string> {
@@ -149,7 +137,8 @@ export class CanaryWorkload extends pulumi.ComponentResource {
 
         let service: k8s.core.v1.Service | undefined;
         if (args.service) {
-            const ports = args.service.ports ?? canaryPorts;
+            // Ports in Kubernetes' shape: `port` is required, the rest passes as given.
+            const ports = args.service.ports?.map((p) => ({ ...p, port: p.port })) ?? canaryPorts;
             service = new k8s.core.v1.Service(`${name}-service`, {
                 metadata: metadata(args.service.name ?? args.name, namespace),
                 spec: { type: args.service.type, selector, ports },

@@ -5,9 +5,11 @@
  * it against the stack's cluster (kube.ts).
  */
 import { PodView, StatefulSetView, StepTarget, Verdict, decide } from "./decide";
-import { GateResult, GateSettings, HttpProbe, gateFailureMessage, httpGate, metricGate, readyGate, restartGate } from "./gates";
+import { GateResult, HttpProbe, gateFailureMessage, httpGate, metricGate, readyGate, restartGate } from "./gates";
 import { redact } from "../redact";
 import { podRanges } from "./describe";
+import type { RolloutInputs } from "./inputs";
+import { versionOfRevision } from "./views";
 
 export interface PodEvidence {
     /** Last Warning events of the pod, oldest first, e.g. "BackOff: Back-off restarting failed container". */
@@ -68,28 +70,8 @@ export const realClock: Clock = {
     }),
 };
 
-export interface RolloutSpec {
-    namespace: string;
-    name: string;
-    replicas: number;
-    partition: number;
-    generation: number;
-    /** Version of the template (for messages and the HTTP gate's default). */
-    version: string;
-    /** Image of the canary container as applied (the live template must still have it). */
-    image?: string;
-    readyTimeoutSeconds: number;
-    /** How long a cause that can heal (pull error other than "not found", config error) may last. */
-    transientGraceSeconds: number;
-    /** Restarts a crash-looping container may reach before it fails the step. */
-    crashLoopRestarts: number;
-    /** Outer bound of the whole check. */
-    rolloutTimeoutSeconds: number;
-    replaceStuckPods: boolean;
-    /** When set, the pods below the partition must run this version. */
-    expectedStableVersion?: string;
-    gates: GateSettings;
-}
+/** What the runner checks: the check's inputs (inputs.ts). */
+export type RolloutSpec = RolloutInputs;
 
 export interface RolloutReport {
     durationSeconds: number;
@@ -220,11 +202,7 @@ class Watcher {
 export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, log: Log): Promise<RolloutReport> {
     const startedAt = clock.now();
     const deadline = startedAt + spec.rolloutTimeoutSeconds * 1000;
-    const target: StepTarget = {
-        replicas: spec.replicas, partition: spec.partition, generation: spec.generation, image: spec.image,
-        readyTimeoutSeconds: spec.readyTimeoutSeconds, transientGraceSeconds: spec.transientGraceSeconds,
-        crashLoopRestarts: spec.crashLoopRestarts, replaceStuckPods: spec.replaceStuckPods,
-    };
+    const target: StepTarget = spec;
     // A change wakes the loop at once; otherwise it re-evaluates every second (timeouts are time-based).
     let wake: AbortController | undefined;
     const onChange = () => wake?.abort();
@@ -285,10 +263,9 @@ export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clo
         const currentRevision = sts?.currentRevision ?? "";
         const updateRevision = sts?.updateRevision ?? "";
         const ordinalVersions = Object.fromEntries(pods.map((p) => [String(p.ordinal), p.version ?? "?"]));
-        const stableVersion = currentRevision === updateRevision
-            ? spec.version
-            : pods.find((p) => p.revision === currentRevision)?.version
-                ?? (await retried(() => cluster.revisionVersions(), clock, deadline))[currentRevision] ?? "?";
+        const stableVersion = currentRevision === updateRevision ? spec.version
+            : versionOfRevision({ pods, revisionVersions: {} }, currentRevision)
+                ?? versionOfRevision({ pods, revisionVersions: await retried(() => cluster.revisionVersions(), clock, deadline) }, currentRevision) ?? "?";
         const staysUpdated = done.staysUpdated.map((p) => p.name);
         const { replaced } = watcher;
         const report: RolloutReport = {

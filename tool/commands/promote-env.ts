@@ -1,10 +1,14 @@
 /** `sts-canary promote-env --from dev --to prod`: the version verified in one stack, pinned by digest, as a canary in another. */
 import { Command } from "commander";
 import { resolveCluster } from "../kube";
+import { isPinned, registryOf, withPin } from "sts-canary/api";
+import { ToolContext, failed, runStep, value, withOperation, writeConfig } from "../core";
+import { pinnedList, promotionBlockers, restoreOf, safeStartPartition, snapshot } from "../environments";
+import { EXIT, Outcome, RefusedError, UsageError } from "../errors";
 import { TimelineEntry } from "../operation";
-import { promoteEnv } from "../operator";
+import { ClusterPort, StackConfig, StackPort } from "../ports";
 import { AutomationStack } from "../stack";
-import { UsageError } from "../exit";
+import { collectStatus } from "./status";
 import { CommandHost, integer, report } from "./common";
 
 export function register(program: Command, host: CommandHost): void {
@@ -26,4 +30,108 @@ export function register(program: Command, host: CommandHost): void {
             session.installInterruptHandler();
             report(host, session, await promoteEnv(ctx, source, { partition: options.partition, yes: options.yes, noRollback: !options.rollback }), entries);
         });
+}
+
+export interface SourceStack {
+    stack: StackPort;
+    cluster: ClusterPort;
+}
+
+export interface PromoteEnvOptions {
+    partition?: number;
+    yes?: boolean;
+    noRollback?: boolean;
+}
+
+/**
+ * `promote-env`: the version fully rolled out and healthy in the source stack goes to the target
+ * stack pinned by the digest the source runs, as a canary at a safe partition. The target's keys
+ * are recorded exactly (absent ones as absent) before anything is written, and restored exactly
+ * when the preview fails, the change is declined, or the step fails.
+ */
+export async function promoteEnv(ctx: ToolContext, source: SourceStack, options: PromoteEnvOptions): Promise<Outcome> {
+    if (source.stack.name === ctx.stack.name) throw new UsageError("--from and --to must be different stacks");
+    if (!options.yes && !ctx.ask) throw new UsageError("no terminal to ask for approval: pass --yes to apply after the preview");
+    const sourceStatus = await collectStatus({ stack: source.stack, cluster: source.cluster, clock: ctx.clock });
+    const blockers = promotionBlockers(sourceStatus);
+    if (blockers.length > 0) throw new RefusedError(`refusing to promote from ${source.stack.name}:\n  - ${blockers.join("\n  - ")}`);
+    const version = sourceStatus.stableVersion!;
+    const ref = sourceStatus.contract!.images[version];
+    if (!ref || !isPinned(ref)) throw new RefusedError(`stack ${source.stack.name} exports no image of ${version} pinned by digest (stsCanary.images)`);
+
+    return withOperation(ctx, async (op) => {
+        const { canary } = op;
+        const to = ctx.stack.name;
+        if (op.interrupted) {
+            throw new RefusedError(`stack ${to} has an interrupted ${op.interrupted.kind} of ${op.interrupted.canaryVersion}: continue it (\`sts-canary --stack ${to} promote\`) `
+                + `or roll it back (\`sts-canary --stack ${to} rollback\`) first`);
+        }
+        const replicas = canary.contract.replicas;
+        const start = options.partition ?? safeStartPartition(replicas);
+        if (!Number.isInteger(start) || start < 0 || start > replicas) throw new UsageError(`--partition ${start} is out of range; allowed 0..${replicas}`);
+        op.requireInSync();
+        if (canary.templateVersion !== canary.stableVersion || canary.contract.partition !== 0) {
+            throw new RefusedError(`stack ${to} is mid-canary (partition ${canary.contract.partition}, ${canary.templateVersion} over ${canary.stableVersion}): finish it or roll it back first`);
+        }
+        const k = op.keys;
+        if (!k.pinnedImages) {
+            throw new RefusedError(`stack ${to}'s program reads no pinned images from its config (its stsCanary.configKeys has no pinnedImages): `
+                + "it cannot deploy a digest verified elsewhere; pass `pinnedImages` to the component from a config key and name it in `configKeys`");
+        }
+        const pinKey = k.pinnedImages;
+        const registry = canary.contract.registry ?? Object.values(canary.contract.images).map(registryOf)[0];
+        if (registry && registryOf(ref) !== registry) {
+            throw new RefusedError(`the verified image ${ref} is in registry ${registryOf(ref)}, but stack ${to} pulls from ${registry}; `
+                + "promote within one Harbor, or replicate the image and pin it yourself");
+        }
+        if (canary.stableVersion === version && canary.contract.images[version] === ref && canary.live.pods.every((p) => p.version === version && p.ready)) {
+            return { code: EXIT.ok, message: `${to} already runs ${version} (${ref}) on every pod` };
+        }
+        const touched = [pinKey, k.version, k.partition];
+        const secret = touched.filter((key) => canary.config[key]?.secret);
+        if (secret.length > 0) throw new RefusedError(`${secret.join(", ")} of stack ${to} are secrets; the tool does not copy secrets into the operation record`);
+        const previous = snapshot(canary.config, touched);
+        const pins = withPin(pinnedList(canary.config[pinKey]), version, ref);
+        const config: StackConfig = {
+            [pinKey]: { value: JSON.stringify(pins), objectValue: pins, secret: false },
+            [k.version]: value(version),
+            [k.partition]: value(start),
+        };
+        const record = op.newRecord("promote-env", [start], version);
+        record.previousConfig = previous;
+        record.pinned = { version, ref, fromStack: source.stack.name };
+        record.config = config;
+        record.currentTarget = start;
+        // The record (with the exact previous values) is in the cluster before the first write.
+        await op.save(record);
+        const restore = async (why: string) => {
+            const { set, remove } = restoreOf(previous);
+            await writeConfig(ctx.stack, set, remove);
+            await op.log("restored", `${why}: ${touched.map((key) => key.split(":")[1]).join(", ")} of ${to} restored exactly`);
+            await op.clear();
+        };
+        ctx.say(`promoting ${version} (${ref}) from ${source.stack.name} to ${to}, starting at partition ${start}`);
+        await ctx.stack.setConfig(config);
+        let diff: string;
+        try {
+            diff = await ctx.stack.preview();
+        } catch (err) {
+            await restore("the preview failed");
+            throw new RefusedError(`the preview of ${to} failed; its config was restored, nothing else changed: ${String((err as Error).message).slice(0, 2000)}`);
+        }
+        ctx.say(`--- pulumi preview --diff --stack ${to}\n${diff.trim()}\n---`);
+        const go = options.yes || (ctx.ask ? await ctx.ask(`apply to ${to}? [y/N] `) : false);
+        if (!go) {
+            await restore("not approved");
+            return { code: EXIT.stopped, message: `not applied; the config of ${to} was restored` };
+        }
+        await op.log("promote-env", `${version} verified in ${source.stack.name} (${ref}) -> ${to}, partition ${start}`);
+        const reason = await runStep(op, record, start, config);
+        if (reason) return failed(op, reason, record, options.noRollback ?? false);
+        await op.clear();
+        return {
+            code: EXIT.ok,
+            message: `${to} runs ${version} (pinned ${ref}) on ordinals ${start}..${replicas - 1}; continue with \`sts-canary --stack ${to} promote --plan ...\``,
+        };
+    });
 }

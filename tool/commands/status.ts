@@ -1,7 +1,7 @@
 /** `sts-canary status [--watch]`: the canary, its pods and the operation every operator shares. */
 import { Command } from "commander";
-import { targetOf } from "../canary";
-import { collectStatus } from "../operator";
+import { contractOf, targetOf } from "../canary";
+import type { ToolContext } from "../core";
 import { operationObjectName, OperationStore } from "../operation";
 import { CanaryStatus, buildStatus, renderStatus, settled } from "../status";
 import { CommandHost, integer } from "./common";
@@ -67,3 +67,16 @@ export function register(program: Command, host: CommandHost): void {
             }
         });
 }
+
+/** Reads everything `status` shows, without taking the lock. */
+export async function collectStatus(ctx: Pick<ToolContext, "stack" | "cluster" | "clock">, recentLimit = 5): Promise<CanaryStatus> {
+    const [config, outputs] = await Promise.all([ctx.stack.getConfig(), ctx.stack.outputs()]);
+    const contract = contractOf(outputs);
+    const base = { stack: ctx.stack.name, project: ctx.stack.project, cluster: ctx.cluster.description, contract, config, now: ctx.clock.now(), recentLimit };
+    if (!contract) return buildStatus({ ...base, operation: { timeline: [] } });
+    const target = targetOf(contract);
+    const store = new OperationStore(ctx.cluster, contract.namespace, contract.statefulSetName, ctx.stack.name, ctx.clock);
+    const [live, operation] = await Promise.all([ctx.cluster.readLive(target), store.state()]);
+    return buildStatus({ ...base, now: ctx.clock.now(), live, operation });
+}
+

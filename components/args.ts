@@ -122,7 +122,7 @@ export interface StatefulSetCanaryArgs {
     /** Number of pods, 1..1000. */
     replicas: number;
     /** Every version this stack can deploy, and where its image comes from (exactly one of build, ref, versionPage). */
-    images?: Record<string, ImageSourceArgs>;
+    images: Record<string, ImageSourceArgs>;
     /**
      * Versions built elsewhere (verified in another stack, built by CI), as `version=<repo>[:<tag>]@sha256:<digest>`:
      * deployed as they are, never built; a pin replaces an image of the same version. What `sts-canary promote-env` writes.

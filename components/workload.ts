@@ -13,6 +13,7 @@ import { VERSION_LABEL } from "./rollout/views";
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
 type Container = k8s.types.input.core.v1.Container;
+type Metadata = (objectName: pulumi.Input<string>, namespace: pulumi.Input<string>) => k8s.types.input.meta.v1.ObjectMeta;
 
 /** The component's arguments the workload uses, with its defaults applied. */
 export interface CanaryWorkloadArgs extends Pick<StatefulSetCanaryArgs, "namespace" | "replicas" | "partition" | "version" | "podSpec"
@@ -77,73 +78,24 @@ export class CanaryWorkload extends pulumi.ComponentResource {
     constructor(name: string, args: CanaryWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sts-canary:index:CanaryWorkload", name, {}, opts);
         const labels = { ...recommendedLabels(args.name), ...(args.labels ?? {}) };
-        const selector = selectorLabels(args.name);
-        const metadata = (objectName: pulumi.Input<string>, namespace: pulumi.Input<string>) => ({
-            name: objectName, namespace, labels, annotations: args.annotations,
-        });
-
-        const namespace: pulumi.Output<string> = args.createNamespace
-            ? new k8s.core.v1.Namespace(`${name}-ns`, {
-                metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
-            // Deleting a namespace deletes every PersistentVolumeClaim in it, whatever the StatefulSet's
-            // retention policy says: a destroy or a rename leaves it in place unless asked.
-            }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name
-            : pulumi.output(args.namespace);
-
-        const pullSecrets: pulumi.Input<k8s.types.input.core.v1.LocalObjectReference>[] = [];
-        if (args.pullSecret) {
-            const { server, username, password } = args.pullSecret;
-            const secret = new k8s.core.v1.Secret(`${name}-pull`, {
-                metadata: metadata(`${args.name}-registry`, namespace),
-                type: "kubernetes.io/dockerconfigjson",
-                stringData: {
-                    ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))),
-                },
-            }, { parent: this });
-            pullSecrets.push({ name: secret.metadata.name });
-        }
-
-        const containers = pulumi.output(args.podSpec.containers);
-        const canaryPorts = containers.apply((cs) => headlessPorts(cs as Container[], args.container));
+        const meta: Metadata = (objectName, namespace) => ({ name: objectName, namespace, labels, annotations: args.annotations });
+        const namespace = this.namespaceOf(name, args);
+        const pullSecrets = this.pullSecrets(name, args, meta(`${args.name}-registry`, namespace));
+        const containers = pulumi.output<Container[]>(args.podSpec.containers);
+        const canaryPorts = containers.apply((cs) => headlessPorts(cs, args.container));
         const headless = new k8s.core.v1.Service(`${name}-headless`, {
-            metadata: metadata(`${args.name}-headless`, namespace),
-            spec: { clusterIP: "None", selector, ports: canaryPorts },
+            metadata: meta(`${args.name}-headless`, namespace),
+            spec: { clusterIP: "None", selector: selectorLabels(args.name), ports: canaryPorts },
         }, { parent: this });
-
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-sts`, {
-            metadata: { ...metadata(args.name, namespace), annotations: { ...(args.annotations ?? {}), [SKIP_AWAIT_ANNOTATION]: "true" } },
-            spec: {
-                serviceName: headless.metadata.name,
-                replicas: args.replicas,
-                podManagementPolicy: args.podManagementPolicy,
-                minReadySeconds: args.minReadySeconds > 0 ? args.minReadySeconds : undefined,
-                selector: { matchLabels: selector },
-                updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
-                persistentVolumeClaimRetentionPolicy: args.persistentVolumeClaimRetentionPolicy,
-                volumeClaimTemplates: args.volumeClaimTemplates,
-                template: {
-                    metadata: {
-                        labels: { ...labels, ...(args.podLabels ?? {}), [VERSION_LABEL]: args.version },
-                        annotations: args.podAnnotations,
-                    },
-                    spec: {
-                        ...args.podSpec,
-                        imagePullSecrets: pulumi.output(args.podSpec.imagePullSecrets ?? []).apply((own) => [...own, ...pullSecrets]),
-                        containers: pulumi.all([containers, args.image]).apply(([cs, image]) => withCanaryImage(cs as Container[], args.container, image)),
-                    },
-                },
-            },
+            metadata: { ...meta(args.name, namespace), annotations: { ...(args.annotations ?? {}), [SKIP_AWAIT_ANNOTATION]: "true" } },
+            spec: this.statefulSetSpec(args, labels, headless.metadata.name, pullSecrets, containers),
         }, { parent: this });
-
-        let service: k8s.core.v1.Service | undefined;
-        if (args.service) {
+        const service = args.service ? new k8s.core.v1.Service(`${name}-service`, {
+            metadata: meta(args.service.name ?? args.name, namespace),
             // Ports in Kubernetes' shape: `port` is required, the rest passes as given.
-            const ports = args.service.ports?.map((p) => ({ ...p, port: p.port })) ?? canaryPorts;
-            service = new k8s.core.v1.Service(`${name}-service`, {
-                metadata: metadata(args.service.name ?? args.name, namespace),
-                spec: { type: args.service.type, selector, ports },
-            }, { parent: this, dependsOn: [this.statefulSet], aliases: [{ name: `${name}-nodeport` }] });
-        }
+            spec: { type: args.service.type, selector: selectorLabels(args.name), ports: args.service.ports?.map((p) => ({ ...p, port: p.port })) ?? canaryPorts },
+        }, { parent: this, dependsOn: [this.statefulSet], aliases: [{ name: `${name}-nodeport` }] }) : undefined;
 
         this.namespace = namespace;
         this.statefulSetName = this.statefulSet.metadata.name;
@@ -151,11 +103,52 @@ export class CanaryWorkload extends pulumi.ComponentResource {
         this.headlessServiceName = headless.metadata.name;
         this.nodePort = service ? service.spec.ports.apply((ports) => ports[0]?.nodePort) : pulumi.output(undefined);
         this.registerOutputs({
-            namespace: this.namespace,
-            statefulSetName: this.statefulSetName,
-            serviceName: this.serviceName,
-            headlessServiceName: this.headlessServiceName,
-            nodePort: this.nodePort,
+            namespace: this.namespace, statefulSetName: this.statefulSetName, serviceName: this.serviceName,
+            headlessServiceName: this.headlessServiceName, nodePort: this.nodePort,
         });
+    }
+
+    /** The namespace: created (and kept on destroy unless deleteNamespace), or an existing one. */
+    private namespaceOf(name: string, args: CanaryWorkloadArgs): pulumi.Output<string> {
+        if (!args.createNamespace) return pulumi.output(args.namespace);
+        return new k8s.core.v1.Namespace(`${name}-ns`, {
+            metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
+        // Deleting a namespace deletes every PersistentVolumeClaim in it, whatever the StatefulSet's
+        // retention policy says: a destroy or a rename leaves it in place unless asked.
+        }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name;
+    }
+
+    /** The image pull Secret, when images come from a private registry. */
+    private pullSecrets(name: string, args: CanaryWorkloadArgs, metadata: ReturnType<Metadata>): k8s.types.input.core.v1.LocalObjectReference[] {
+        if (!args.pullSecret) return [];
+        const { server, username, password } = args.pullSecret;
+        const secret = new k8s.core.v1.Secret(`${name}-pull`, {
+            metadata, type: "kubernetes.io/dockerconfigjson",
+            stringData: { ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))) },
+        }, { parent: this });
+        return [{ name: secret.metadata.name }];
+    }
+
+    /** The user's pod spec with the canary image, as a partitioned RollingUpdate StatefulSet. */
+    private statefulSetSpec(args: CanaryWorkloadArgs, labels: Record<string, string>, serviceName: pulumi.Input<string>,
+        pullSecrets: k8s.types.input.core.v1.LocalObjectReference[], containers: pulumi.Output<Container[]>): k8s.types.input.apps.v1.StatefulSetSpec {
+        return {
+            serviceName,
+            replicas: args.replicas,
+            podManagementPolicy: args.podManagementPolicy,
+            minReadySeconds: args.minReadySeconds > 0 ? args.minReadySeconds : undefined,
+            selector: { matchLabels: selectorLabels(args.name) },
+            updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
+            persistentVolumeClaimRetentionPolicy: args.persistentVolumeClaimRetentionPolicy,
+            volumeClaimTemplates: args.volumeClaimTemplates,
+            template: {
+                metadata: { labels: { ...labels, ...(args.podLabels ?? {}), [VERSION_LABEL]: args.version }, annotations: args.podAnnotations },
+                spec: {
+                    ...args.podSpec,
+                    imagePullSecrets: pulumi.output(args.podSpec.imagePullSecrets ?? []).apply((own) => [...own, ...pullSecrets]),
+                    containers: pulumi.all([containers, args.image]).apply(([cs, image]) => withCanaryImage(cs, args.container, image)),
+                },
+            },
+        };
     }
 }

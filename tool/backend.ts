@@ -7,7 +7,8 @@
  */
 import * as os from "os";
 import { BackendLock, BackendLocked } from "./errors";
-import { Holder, LeaseInfo, OperationRecord, machineScope, parseHolder } from "./operation";
+import { Holder, machineScope, parseHolder } from "./holder";
+import { LeaseInfo, OperationRecord } from "./operation";
 
 export type ProcessState = "alive" | "dead" | "unknown";
 

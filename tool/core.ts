@@ -9,8 +9,9 @@ import { staleBackendLocks, type ProcessState } from "./backend";
 import { Canary, StackKeys, readCanary, requireContract, targetOf } from "./canary";
 import { ClusterUnavailable, EXIT, FailedAfterChange, Interrupted, LockLost, Outcome, RefusedError, UpFailed, UsageError } from "./errors";
 import { restoreOf } from "./environments";
+import type { Holder } from "./holder";
 import {
-    Holder, LEASE_DURATION_SECONDS, Lock, OperationKind, OperationRecord, OperationState, OperationStore, RECORD_FORMAT, TimelineEntry,
+    LEASE_DURATION_SECONDS, Lock, OperationKind, OperationRecord, OperationState, OperationStore, RECORD_FORMAT, TimelineEntry,
     newOperationId, secondsText,
 } from "./operation";
 import { describeMove, rollbackReach } from "./plan";

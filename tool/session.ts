@@ -9,7 +9,7 @@ import { realClock } from "sts-canary/api";
 import { readEnvFile } from "./envfile";
 import { EXIT, UsageError } from "./errors";
 import { resolveCluster } from "./kube";
-import { currentHolder } from "./operation";
+import { currentHolder } from "./holder";
 import { ToolContext } from "./core";
 import { AutomationStack } from "./stack";
 

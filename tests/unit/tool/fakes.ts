@@ -4,7 +4,7 @@
  * a stack whose `up` plays the program plus the rollout check on that cluster.
  */
 import type { CanaryContract, Clock, PodView, StatefulSetView } from "sts-canary/api";
-import { Holder } from "../../../tool/operation";
+import { Holder } from "../../../tool/holder";
 import type { LiveState } from "sts-canary/api";
 import { BackendLock, ClusterUnavailable, Conflict, UpFailed } from "../../../tool/errors";
 import type { ToolContext } from "../../../tool/core";

@@ -9,7 +9,8 @@ import { rollback } from "../../../tool/commands/rollback";
 import { collectStatus } from "../../../tool/commands/status";
 import { step } from "../../../tool/commands/step";
 import { LockedError } from "../../../tool/errors";
-import { LEASE_DURATION_SECONDS, OperationRecord, OperationStore, holderIdentity, microTime, operationObjectName } from "../../../tool/operation";
+import { holderIdentity } from "../../../tool/holder";
+import { LEASE_DURATION_SECONDS, OperationRecord, OperationStore, microTime, operationObjectName } from "../../../tool/operation";
 import { parsePlan, rollbackReach } from "../../../tool/plan";
 import { ALICE, BOB, FakeClock, FakeCluster, FakeStack, PROJECT, T0, context, refOf } from "./fakes";
 

@@ -9,7 +9,6 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ConfigKeys } from "./contract";
 
 /** A Docker build context of your own, built and pushed to the registry as `<repository>:<version>`. */
 export interface DockerBuildArgs {
@@ -48,6 +47,21 @@ export interface RegistryArgs {
     username: string;
     /** Password; pass a secret. */
     password: pulumi.Input<string>;
+}
+
+/** Stack config keys of the program (in its project's namespace, without the prefix), for tools: the contract carries them. */
+export interface ConfigKeys {
+    /** Sets `version`, e.g. `imageTag`. */
+    version: string;
+    /** Sets `partition`. */
+    partition: string;
+    /** Sets `replicas`, if the program reads it from config. */
+    replicas?: string;
+    /**
+     * A list of `version=<repo>[:<tag>]@sha256:<digest>` passed as `pinnedImages`: what
+     * `promote-env` writes. Absent: the program cannot deploy a digest verified elsewhere.
+     */
+    pinnedImages?: string;
 }
 
 /** A Kubernetes object in its own shape (camelCase fields), e.g. a PodSpec or a PersistentVolumeClaim. */

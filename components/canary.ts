@@ -14,7 +14,7 @@ import { CanaryContract, contractOf } from "./contract";
 import { AppImage } from "./images/app-image";
 import { DEFAULTS } from "./options";
 import { RolloutCheck } from "./rollout/check";
-import type { GateSettings } from "./rollout/gates";
+import type { GateSettings } from "./rollout/inputs";
 import { canaryContainerName, imagesOf, validateCanaryArgs } from "./validate";
 import { versionPageGate } from "./presets";
 import { CanaryWorkload } from "./workload";

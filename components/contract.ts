@@ -5,25 +5,12 @@
  * TypeScript or YAML.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { StatefulSetCanaryArgs } from "./args";
+import type { ConfigKeys, StatefulSetCanaryArgs } from "./args";
+
+export type { ConfigKeys } from "./args";
 
 /** The shape this version writes; tools refuse others. */
 export const CONTRACT_VERSION = 2 as const;
-
-/** Stack config keys of the program (in its project's namespace, without the prefix). */
-export interface ConfigKeys {
-    /** Sets `version`, e.g. `imageTag`. */
-    version: string;
-    /** Sets `partition`. */
-    partition: string;
-    /** Sets `replicas`, if the program reads it from config. */
-    replicas?: string;
-    /**
-     * A list of `version=<repo>[:<tag>]@sha256:<digest>` passed as `pinnedImages`: what
-     * `promote-env` writes. Absent: the program cannot deploy a digest verified elsewhere.
-     */
-    pinnedImages?: string;
-}
 
 /** The keys of the seed program, and of any program that does not say otherwise. */
 export const DEFAULT_CONFIG_KEYS: ConfigKeys = { version: "imageTag", partition: "partition", replicas: "replicas" };

@@ -3,7 +3,6 @@
  * check.ts), its provider receives (provider.ts), and the runner and decide() work from. Adding a
  * field is one edit here, and the value the component passes (canary.ts).
  */
-import type { GateSettings } from "./gates";
 
 export interface RolloutInputs {
     namespace: string;
@@ -32,4 +31,32 @@ export interface RolloutInputs {
     /** When not empty, the pods below the partition must run this version. */
     expectedStableVersion: string;
     gates: GateSettings;
+}
+
+export interface HttpCheck {
+    /** Container port (number or name) the check is sent to, through the API server's pod proxy. */
+    port: number | string;
+    /** Path, e.g. /version.html. */
+    path: string;
+    /** HTTP status every canary pod must answer. */
+    expectStatus: number;
+    /** Regular expression the body must match, e.g. `This is V2`; empty: any body. */
+    bodyPattern?: string;
+}
+
+export interface MetricCheck {
+    /** URL returning a number: plain text, or a Prometheus instant query (`.../api/v1/query?query=...`). */
+    url: string;
+    threshold: number;
+    /** The metric passes when `value <comparison> threshold`. */
+    comparison: "<=" | ">=";
+}
+
+export interface GateSettings {
+    /** Seconds the canary runs before restarts, HTTP and metric are judged (0: judge at once). */
+    bakeSeconds: number;
+    /** Container restarts (or pod replacements) tolerated per canary pod during the bake. */
+    maxRestarts: number;
+    http?: HttpCheck;
+    metric?: MetricCheck;
 }

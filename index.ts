@@ -1,58 +1,40 @@
-// Reads stack config, validates it before anything is registered, and composes the canary.
+// The seed program: stack config -> StatefulSetCanary arguments (program/config.ts), nothing else.
+// The component validates them; every problem is reported under the stack config key, before
+// anything is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "sts-canary/canary";
-import { CanarySettings, RENAMED_KEYS, RawSettings, SettingsError, validateSettings } from "./program/settings";
-import { seedCanaryArgs } from "./program/seed";
+import { CONFIG_KEYS, ConfigError, RawConfig, SeedConfig, seedArgs } from "./program/config";
 
 const config = new pulumi.Config();
-const SETTING_KEYS: (keyof RawSettings)[] = [
-    "imageTag", "partition", "replicas", "namespace", "appName", "versions", "pinnedImages", "registryServer",
-    "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage",
-    "imageBuilder", "rolloutTimeoutSeconds", "nodeSelector", "tolerations", "stableTag",
-    "deleteNamespace", "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "replaceStuckPods", "bakeSeconds", "maxRestarts", "checkVersionPage",
-    "metricUrl", "metricThreshold", "metricComparison",
-];
-const raw: RawSettings = Object.fromEntries(SETTING_KEYS.map((key) => [key, config.get(key)]));
 
-const { settings, registryPassword } = loadSettings();
-
-/** Validated settings, or one RunError (no stack trace) listing every problem before anything is registered. */
-function loadSettings(): { settings: CanarySettings; registryPassword: pulumi.Output<string> } {
-    const registryPassword = config.getSecret("registryPassword");
-    const problems: string[] = [];
-    for (const [old, key] of Object.entries(RENAMED_KEYS)) {
-        if (config.get(old) !== undefined) {
-            problems.push(`${old}: renamed to ${key} (the gates now run inside \`pulumi up\`); run \`pulumi config rm ${old}\` and \`pulumi config set ${key} <value>\``);
-        }
-    }
-    let validated: CanarySettings | undefined;
+function load(): SeedConfig {
+    const password = config.getSecret("registryPassword");
+    const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config.get(key)]));
     try {
-        validated = validateSettings(raw);
+        if (password === undefined) {
+            throw new ConfigError(["registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`"]);
+        }
+        return seedArgs(raw, password);
     } catch (err) {
-        if (!(err instanceof SettingsError)) throw err;
-        problems.push(...err.problems);
+        // One message, no stack trace: the keys and what is allowed.
+        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+        throw err;
     }
-    if (registryPassword === undefined) {
-        problems.push("registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`");
-    }
-    if (validated === undefined || registryPassword === undefined || problems.length > 0) {
-        throw new pulumi.RunError(`invalid stack configuration (nothing was changed):\n  - ${problems.join("\n  - ")}`);
-    }
-    return { settings: validated, registryPassword };
 }
 
-const canary = new StatefulSetCanary(settings.appName, seedCanaryArgs(settings, registryPassword));
+const { args, nodeAddress } = load();
+const canary = new StatefulSetCanary(args.name!, args);
 
 export const images = canary.images;
 export const namespace = canary.namespace;
 export const statefulSetName = canary.statefulSetName;
 export const serviceName = canary.serviceName;
 export const headlessServiceName = canary.headlessServiceName;
-export const nodePortUrl = pulumi.interpolate`http://${settings.nodeAddress}:${canary.nodePort}/`;
+export const nodePortUrl = pulumi.interpolate`http://${nodeAddress}:${canary.nodePort}/`;
 export const ordinalVersions = canary.ordinalVersions;
-export const imageTag = settings.imageTag;
-export const partition = settings.partition;
-export const replicas = settings.replicas;
+export const imageTag = args.version;
+export const partition = args.partition;
+export const replicas = args.replicas;
 // What pods below the partition run, read from the cluster by the rollout check (what
 // `sts-canary status` and rollbacks go back to), and the step in words.
 export const stable = canary.stableVersion;

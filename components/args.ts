@@ -1,7 +1,11 @@
 /**
- * Arguments of StatefulSetCanary, in Kubernetes' own input types for the pod template, claims and
- * Services. Values that decide what runs where (versions, partition, replicas, names, sources)
- * are plain, so they are validated once, before any resource is registered.
+ * Arguments of StatefulSetCanary: one family. `StatefulSetCanaryArgs` is what every language sees
+ * (the package schema is inferred from it): the Kubernetes structures (pod spec, claims, Service
+ * ports) are objects in Kubernetes' own shape. `CanaryArgs` narrows those to Kubernetes' input
+ * types for TypeScript programs that want them checked at compile time; it is assignable to the
+ * former, so the one class takes both. Values that decide what runs where (versions, partition,
+ * replicas, names, sources) are plain, so they are validated once, before any resource is
+ * registered. Defaults and ranges live in options.ts.
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
@@ -45,14 +49,40 @@ export interface RegistryArgs {
     password: pulumi.Input<string>;
 }
 
+/** Stack config keys of the program (in its project's namespace, without the prefix), for tools: the contract carries them. */
+export interface ConfigKeys {
+    /** Sets `version`, e.g. `imageTag`. */
+    version: string;
+    /** Sets `partition`. */
+    partition: string;
+    /** Sets `replicas`, if the program reads it from config. */
+    replicas?: string;
+    /**
+     * A list of `version=<repo>[:<tag>]@sha256:<digest>` passed as `pinnedImages`: what
+     * `promote-env` writes. Absent: the program cannot deploy a digest verified elsewhere.
+     */
+    pinnedImages?: string;
+}
+
+/** A Kubernetes object in its own shape (camelCase fields), e.g. a PodSpec or a PersistentVolumeClaim. */
+export type KubernetesObject = { [key: string]: any };
+
 /** A Service in front of the pods, besides the headless one every StatefulSet has. */
 export interface ServiceArgs {
     /** ClusterIP, NodePort or LoadBalancer. */
     type: string;
-    /** Ports (default: every named container port of the canary container). */
-    ports?: pulumi.Input<k8s.types.input.core.v1.ServicePort>[];
+    /** Kubernetes ServicePorts (default: every named container port of the canary container). */
+    ports?: KubernetesObject[];
     /** Name (default: the StatefulSet's). */
     name?: string;
+}
+
+/** The StatefulSet's persistentVolumeClaimRetentionPolicy. */
+export interface ClaimRetentionPolicy {
+    /** Retain (default) or Delete: what happens to the claims when the StatefulSet is deleted. */
+    whenDeleted?: pulumi.Input<string>;
+    /** Retain (default) or Delete: what happens to the claims of pods removed by scaling down. */
+    whenScaled?: pulumi.Input<string>;
 }
 
 export interface HttpGateArgs {
@@ -97,12 +127,8 @@ export interface ClusterAccessArgs {
     cluster?: string;
 }
 
-/**
- * StatefulSetCanary's arguments that are the same in every language: versions, images, names,
- * the rollout check. The Kubernetes structures differ: typed in TypeScript (CanaryArgs), plain
- * objects in Kubernetes' shape for the package's other languages (index.ts).
- */
-export interface CanaryCommonArgs {
+/** StatefulSetCanary's arguments, as every language passes them. */
+export interface StatefulSetCanaryArgs {
     /** Version the template runs: pods with ordinal >= partition. One of `images`. */
     version: string;
     /** Pods with ordinal >= partition run `version`; pods below keep what they run. 0..replicas. */
@@ -111,6 +137,13 @@ export interface CanaryCommonArgs {
     replicas: number;
     /** Every version this stack can deploy, and where its image comes from (exactly one of build, ref, versionPage). */
     images: Record<string, ImageSourceArgs>;
+    /**
+     * Versions built elsewhere (verified in another stack, built by CI), as `version=<repo>[:<tag>]@sha256:<digest>`:
+     * deployed as they are, never built; a pin replaces an image of the same version. What `sts-canary promote-env` writes.
+     */
+    pinnedImages?: string[];
+    /** The stack config keys the program reads `version`, `partition`, `replicas` and `pinnedImages` from (for the sts-canary tool). */
+    configKeys?: Partial<ConfigKeys>;
     /** Registry for built images and the pods' pull Secret (required when a version is built). */
     registry?: RegistryArgs;
     /** "pulumi-docker" (default, the @pulumi/docker provider) or "docker-cli" (the local Docker CLI). */
@@ -165,31 +198,24 @@ export interface CanaryCommonArgs {
     gates?: GateArgs;
     /** The cluster, when not the stack's `kubernetes:` config; the component then builds its own provider. */
     cluster?: ClusterAccessArgs;
-}
-
-/** StatefulSetCanary's arguments for TypeScript programs: the Kubernetes structures in Kubernetes' input types. */
-export interface CanaryArgs extends CanaryCommonArgs {
-    /** The pod template's spec. The canary container's image is set from `images`; leave it out. */
-    podSpec: k8s.types.input.core.v1.PodSpec;
-    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
-    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
+    /** The pod template's spec, a Kubernetes PodSpec; leave the canary container's image out (it comes from `images`). */
+    podSpec: KubernetesObject;
+    /** Kubernetes PersistentVolumeClaims, one volume per pod each. */
+    volumeClaimTemplates?: KubernetesObject[];
+    /** What happens to the claims on delete and scale-down. */
+    persistentVolumeClaimRetentionPolicy?: ClaimRetentionPolicy;
     /** A Service besides the headless one (default: none). */
     service?: ServiceArgs;
 }
 
-export const CANARY_DEFAULTS = {
-    imageBuilder: "pulumi-docker",
-    createNamespace: true,
-    deleteNamespace: false,
-    podManagementPolicy: "OrderedReady",
-    minReadySeconds: 0,
-    readyTimeoutSeconds: 120,
-    transientGraceSeconds: 30,
-    crashLoopRestarts: 2,
-    rolloutTimeoutSeconds: 600,
-    replaceStuckPods: true,
-    bakeSeconds: 0,
-    maxRestarts: 0,
-    expectStatus: 200,
-    versionPageBaseImage: "nginx:latest",
-} as const;
+/** The same arguments for TypeScript programs, with Kubernetes' input types for the Kubernetes structures. */
+export interface CanaryArgs extends StatefulSetCanaryArgs {
+    podSpec: k8s.types.input.core.v1.PodSpec;
+    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
+    service?: TypedServiceArgs;
+}
+
+/** ServiceArgs with Kubernetes' ServicePort type. */
+export interface TypedServiceArgs extends ServiceArgs {
+    ports?: pulumi.Input<k8s.types.input.core.v1.ServicePort>[];
+}

@@ -15,8 +15,6 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // Label keys (optional DNS prefix + name) and values, as Kubernetes validates them.
 export const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-/** `<repo>[:<tag>]@sha256:<64 hex>` */
-const PINNED_REF = /^[a-z0-9.:[\]_/-]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$/;
 
 export function rangeProblem(value: number, min: number, max: number): string | undefined {
     if (!Number.isInteger(value)) return `${value} is not an integer`;
@@ -73,9 +71,6 @@ export function dnsLabelProblem(name: string, what: string, max = 63): string | 
     return DNS_LABEL.test(name) && name.length <= max ? undefined : `"${name}" is not a valid ${what} (RFC 1123 label, at most ${max} characters)`;
 }
 
-export function pinnedRefProblem(ref: string): string | undefined {
-    return PINNED_REF.test(ref) ? undefined : `"${ref}" is not pinned by digest; allowed: <repo>[:<tag>]@sha256:<64 hex>`;
-}
 
 export function labelsProblem(labels: Record<string, string>): string | undefined {
     const bad = Object.entries(labels).filter(([k, v]) => !LABEL_KEY.test(k) || !LABEL_VALUE.test(String(v)));

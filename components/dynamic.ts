@@ -10,6 +10,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
+/** The resource's arguments for a provider's plain inputs: every field may be an Output. */
+export type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
 /** Directory of this package (the one holding PulumiPlugin.yaml), from a source or a dist/ file. */
 export function packageRoot(from: string = __dirname): string {
     for (let dir = from, i = 0; i < 5; i++, dir = path.dirname(dir)) {

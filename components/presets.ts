@@ -4,7 +4,7 @@
  * program and the examples use.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type { HttpGateArgs, ServiceArgs } from "./args";
+import type { HttpGateArgs, TypedServiceArgs } from "./args";
 import { versionLabel } from "./images/version-page";
 
 export const VERSION_PAGE_CONTAINER = "nginx";
@@ -41,7 +41,7 @@ export function versionPageGate(version: string): HttpGateArgs {
     return { port: VERSION_PAGE_PORT, path: "/version.html", expectStatus: 200, bodyPattern: escapeRegExp(`This is ${versionLabel(version)}`) };
 }
 
-/** The seed's NodePort Service, named like the StatefulSet. */
-export function versionPageService(name: string, nodePort: number): ServiceArgs {
-    return { type: "NodePort", name, ports: [{ name: "web", port: VERSION_PAGE_PORT, targetPort: "web", nodePort }] };
+/** The seed's NodePort Service (named like the StatefulSet, the component's default). */
+export function versionPageService(nodePort: number): TypedServiceArgs {
+    return { type: "NodePort", ports: [{ name: "web", port: VERSION_PAGE_PORT, targetPort: "web", nodePort }] };
 }

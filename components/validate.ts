@@ -1,42 +1,31 @@
 /**
  * StatefulSetCanary's arguments, checked once before any resource is registered: every problem
- * at once, each with the property it is about and what is allowed. Values that are still Outputs
- * (from other resources) are not judged here.
+ * at once, each with the property it is about and what is allowed. Ranges, allowed values and
+ * defaults come from options.ts. Values that are still Outputs (from other resources) are not
+ * judged here.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CANARY_DEFAULTS, CanaryArgs } from "./args";
-import { VERSION_LABEL } from "./rollout/views";
-import { selectorLabels } from "./workload";
+import type { ImageSourceArgs, StatefulSetCanaryArgs } from "./args";
 import {
-    dnsLabelProblem, labelsProblem, oneOfProblem, pinnedRefProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
+    dnsLabelProblem, labelsProblem, oneOfProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
 } from "./checks";
+import { isPinned, parsePin, pinnedRefProblem } from "./images/reference";
+import { DEFAULTS, LIMITS, OPTIONS, OptionSpec, SERVICE_TYPES } from "./options";
+import { VERSION_LABEL } from "./rollout/views";
+import { selectorLabels } from "./workload";
 
 export interface Problem {
     propertyPath: string;
     reason: string;
 }
 
+type Add = (propertyPath: string, reason: string | undefined) => void;
+
 /** Set by the component on every object and the pods: the selector and the version label. */
 export const RESERVED_LABELS = [...Object.keys(selectorLabels("x")), VERSION_LABEL] as const;
-
-export const IMAGE_BUILDERS = ["pulumi-docker", "docker-cli"] as const;
-export const POD_MANAGEMENT_POLICIES = ["OrderedReady", "Parallel"] as const;
-export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
-
-export const LIMITS = {
-    replicas: { min: 1, max: 1000 },
-    readyTimeoutSeconds: { min: 10, max: 3600 },
-    transientGraceSeconds: { min: 0, max: 3600 },
-    crashLoopRestarts: { min: 0, max: 100 },
-    rolloutTimeoutSeconds: { min: 30, max: 7200 },
-    bakeSeconds: { min: 0, max: 86400 },
-    maxRestarts: { min: 0, max: 1000 },
-    minReadySeconds: { min: 0, max: 3600 },
-    nodePort: { min: 30000, max: 32767 },
-} as const;
 
 const known = <T>(value: T | pulumi.Output<unknown> | Promise<unknown>): value is T =>
     !pulumi.Output.isInstance(value) && !(value instanceof Promise);
@@ -44,7 +33,7 @@ const known = <T>(value: T | pulumi.Output<unknown> | Promise<unknown>): value i
 interface Container { name?: unknown; image?: unknown }
 
 /** The container that runs the canary image: the named one, or the only one. */
-export function canaryContainerName(args: Pick<CanaryArgs, "podSpec" | "container">): string | undefined {
+export function canaryContainerName(args: Pick<StatefulSetCanaryArgs, "podSpec" | "container">): string | undefined {
     if (args.container) return args.container;
     const containers = args.podSpec?.containers;
     if (!known(containers) || !Array.isArray(containers) || containers.length !== 1) return undefined;
@@ -52,15 +41,50 @@ export function canaryContainerName(args: Pick<CanaryArgs, "podSpec" | "containe
     return known(only) && typeof only.name === "string" ? only.name : undefined;
 }
 
-/** Every problem of the arguments; empty when they are valid. */
-export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) => boolean = isDir): Problem[] {
-    const problems: Problem[] = [];
-    const add = (propertyPath: string, reason: string | undefined) => { if (reason) problems.push({ propertyPath, reason }); };
-    const range = (propertyPath: string, value: number | undefined, limits: { min: number; max: number }) => {
-        if (value !== undefined) add(propertyPath, rangeProblem(value, limits.min, limits.max));
-    };
+/** `images` with the valid `pinnedImages` entries added (a pin replaces an image of the same version). */
+export function imagesOf(args: Pick<StatefulSetCanaryArgs, "images" | "pinnedImages">): Record<string, ImageSourceArgs> {
+    const pins = (args.pinnedImages ?? []).map(parsePin).filter((p): p is { version: string; ref: string } => p !== undefined && !versionNameProblem(p.version) && isPinned(p.ref));
+    return { ...(args.images ?? {}), ...Object.fromEntries(pins.map((p) => [p.version, { ref: p.ref }])) };
+}
 
-    const images = args.images ?? {};
+/** Every problem of the arguments; empty when they are valid. */
+export function validateCanaryArgs(args: StatefulSetCanaryArgs, isDirectory: (p: string) => boolean = isDir): Problem[] {
+    const problems: Problem[] = [];
+    const add: Add = (propertyPath, reason) => { if (reason) problems.push({ propertyPath, reason }); };
+    checkImages(args, add, isDirectory);
+    checkOptions(args, add);
+    if (args.partition === undefined) add("partition", "required: pods with ordinal >= partition run the version");
+    else if (typeof args.replicas === "number") add("partition", rangeProblem(args.partition, 0, Math.max(args.replicas, 0)));
+    add("gates.bakeSeconds", bakeProblem(args.gates?.bakeSeconds, args.rolloutTimeoutSeconds));
+    checkNames(args, add);
+    checkPodSpec(args, add);
+    checkService(args, add);
+    checkGates(args, add);
+    return problems;
+}
+
+/** Ranges and allowed values of every option given, from the table. */
+function checkOptions(args: StatefulSetCanaryArgs, add: Add): void {
+    for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
+        if (/[*[]/.test(spec.path)) continue; // per-item options are checked with their items
+        const value = spec.path.split(".").reduce<unknown>((obj, key) => (obj as Record<string, unknown> | undefined)?.[key], args);
+        if (value === undefined || !known(value)) continue;
+        if (spec.min !== undefined && spec.max !== undefined) add(spec.path, rangeProblem(Number(value), spec.min, spec.max));
+        if (spec.allowed) add(spec.path, oneOfProblem(String(value), spec.allowed));
+    }
+}
+
+function checkImages(args: StatefulSetCanaryArgs, add: Add, isDirectory: (p: string) => boolean): void {
+    const pinned = new Set<string>();
+    (args.pinnedImages ?? []).forEach((entry, i) => {
+        const at = `pinnedImages[${i}]`;
+        const pin = parsePin(entry);
+        if (!pin || versionNameProblem(pin.version)) return add(at, `"${entry}" is not version=reference with an immutable version tag`);
+        if (pinnedRefProblem(pin.ref)) return add(at, `"${entry}": the reference must be pinned by digest (<repo>[:<tag>]@sha256:<64 hex>)`);
+        if (pinned.has(pin.version)) return add(at, `version "${pin.version}" is pinned twice`);
+        pinned.add(pin.version);
+    });
+    const images = imagesOf(args);
     const versions = Object.keys(images);
     if (versions.length === 0) add("images", "at least one version is required, e.g. {\"v1\": {\"ref\": \"<repo>@sha256:...\"}}");
     const built: string[] = [];
@@ -85,11 +109,6 @@ export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) =>
     if (typeof args.version !== "string") add("version", "required: the version the template runs");
     else add("version", versionChoiceProblem(args.version, versions));
     if (args.stableVersion !== undefined) add("stableVersion", versionChoiceProblem(args.stableVersion, versions));
-
-    range("replicas", args.replicas, LIMITS.replicas);
-    if (args.partition === undefined) add("partition", "required: pods with ordinal >= partition run the version");
-    else if (typeof args.replicas === "number") range("partition", args.partition, { min: 0, max: Math.max(args.replicas, 0) });
-
     if (args.registry) {
         add("registry.server", registryProblem(args.registry.server));
         add("registry.repository", repositoryProblem(args.registry.repository));
@@ -97,72 +116,65 @@ export function validateCanaryArgs(args: CanaryArgs, isDirectory: (p: string) =>
     } else if (built.length > 0) {
         add("registry", `required: versions ${built.join(", ")} are built and pushed`);
     }
-    if (args.imageBuilder !== undefined) add("imageBuilder", oneOfProblem(args.imageBuilder, IMAGE_BUILDERS));
+}
 
-    if (args.name !== undefined) add("name", dnsLabelProblem(args.name, "StatefulSet name", 50));
+function checkNames(args: StatefulSetCanaryArgs, add: Add): void {
+    if (args.name !== undefined) add("name", dnsLabelProblem(args.name, "name", 50));
     add("namespace", typeof args.namespace === "string" ? dnsLabelProblem(args.namespace, "namespace") : "required");
     for (const key of ["labels", "podLabels"] as const) {
         const labels = args[key];
         if (labels && known(labels)) add(key, labelsProblem(labels) ?? reservedLabelsProblem(labels, RESERVED_LABELS));
     }
+}
 
+function checkPodSpec(args: StatefulSetCanaryArgs, add: Add): void {
     const containers = args.podSpec?.containers;
-    if (!args.podSpec) add("podSpec", "required: the pod template's spec, with the container that runs the canary image");
-    else if (known(containers)) {
-        const list = (Array.isArray(containers) ? containers : []) as Container[];
-        const names = list.map((c) => (known(c) ? String(c.name) : "?"));
-        if (list.length === 0) add("podSpec.containers", "at least one container is required");
-        else if (args.container !== undefined && !names.includes(args.container)) {
-            add("container", `"${args.container}" is not a container of podSpec; containers: ${names.join(", ")}`);
-        } else if (args.container === undefined && list.length > 1) {
-            add("container", `required: podSpec has ${list.length} containers (${names.join(", ")}); name the one that runs the canary image`);
+    if (!args.podSpec) return add("podSpec", "required: the pod template's spec, with the container that runs the canary image");
+    if (!known(containers)) return;
+    const list = (Array.isArray(containers) ? containers : []) as Container[];
+    const names = list.map((c) => (known(c) ? String(c.name) : "?"));
+    if (list.length === 0) add("podSpec.containers", "at least one container is required");
+    else if (args.container !== undefined && !names.includes(args.container)) {
+        add("container", `"${args.container}" is not a container of podSpec; containers: ${names.join(", ")}`);
+    } else if (args.container === undefined && list.length > 1) {
+        add("container", `required: podSpec has ${list.length} containers (${names.join(", ")}); name the one that runs the canary image`);
+    }
+    const canary = canaryContainerName(args);
+    list.forEach((c, i) => {
+        if (known(c) && c.name === canary && c.image !== undefined && c.image !== "") {
+            add(`podSpec.containers[${i}].image`, `is set by the component from images.${args.version}; leave it out`);
         }
-        const canary = canaryContainerName(args);
-        list.forEach((c, i) => {
-            if (known(c) && c.name === canary && c.image !== undefined && c.image !== "") {
-                add(`podSpec.containers[${i}].image`, `is set by the component from images.${args.version}; leave it out`);
-            }
-        });
-    }
-    if (args.podManagementPolicy !== undefined) add("podManagementPolicy", oneOfProblem(args.podManagementPolicy, POD_MANAGEMENT_POLICIES));
-    range("minReadySeconds", args.minReadySeconds, LIMITS.minReadySeconds);
+    });
+}
 
-    if (args.service) {
-        add("service.type", oneOfProblem(args.service.type, SERVICE_TYPES));
-        if (args.service.name !== undefined) add("service.name", dnsLabelProblem(args.service.name, "Service name"));
-        (args.service.ports ?? []).forEach((port, i) => {
-            const nodePort = known(port) ? (port as { nodePort?: unknown }).nodePort : undefined;
-            if (typeof nodePort === "number") range(`service.ports[${i}].nodePort`, nodePort, LIMITS.nodePort);
-        });
-    }
+function checkService(args: StatefulSetCanaryArgs, add: Add): void {
+    if (!args.service) return;
+    add("service.type", oneOfProblem(args.service.type, SERVICE_TYPES));
+    if (args.service.name !== undefined) add("service.name", dnsLabelProblem(args.service.name, "Service name"));
+    (args.service.ports ?? []).forEach((port, i) => {
+        const nodePort = known(port) ? (port as { nodePort?: unknown }).nodePort : undefined;
+        if (typeof nodePort === "number") add(`service.ports[${i}].nodePort`, rangeProblem(nodePort, LIMITS.nodePort.min, LIMITS.nodePort.max));
+    });
+}
 
-    range("readyTimeoutSeconds", args.readyTimeoutSeconds, LIMITS.readyTimeoutSeconds);
-    range("transientGraceSeconds", args.transientGraceSeconds, LIMITS.transientGraceSeconds);
-    range("crashLoopRestarts", args.crashLoopRestarts, LIMITS.crashLoopRestarts);
-    range("rolloutTimeoutSeconds", args.rolloutTimeoutSeconds, LIMITS.rolloutTimeoutSeconds);
-    const gates = args.gates ?? {};
-    range("gates.bakeSeconds", gates.bakeSeconds, LIMITS.bakeSeconds);
-    add("gates.bakeSeconds", bakeProblem(gates.bakeSeconds, args.rolloutTimeoutSeconds));
-    range("gates.maxRestarts", gates.maxRestarts, LIMITS.maxRestarts);
-    if (gates.http) {
-        range("gates.http.port", gates.http.port, { min: 1, max: 65535 });
-        if (typeof gates.http.path !== "string" || !gates.http.path.startsWith("/")) add("gates.http.path", `"${gates.http.path}" must start with /`);
-        range("gates.http.expectStatus", gates.http.expectStatus ?? CANARY_DEFAULTS.expectStatus, { min: 100, max: 599 });
-        if (gates.http.bodyPattern !== undefined) {
-            try { new RegExp(gates.http.bodyPattern); } catch (err) { add("gates.http.bodyPattern", `not a regular expression: ${(err as Error).message}`); }
+function checkGates(args: StatefulSetCanaryArgs, add: Add): void {
+    const { http, metric } = args.gates ?? {};
+    if (http) {
+        if (typeof http.path !== "string" || !http.path.startsWith("/")) add("gates.http.path", `"${http.path}" must start with /`);
+        if (http.bodyPattern !== undefined) {
+            try { new RegExp(http.bodyPattern); } catch (err) { add("gates.http.bodyPattern", `not a regular expression: ${(err as Error).message}`); }
         }
     }
-    if (gates.metric) {
-        add("gates.metric.url", urlProblem(gates.metric.url));
-        if (typeof gates.metric.threshold !== "number" || !Number.isFinite(gates.metric.threshold)) add("gates.metric.threshold", "a number is required");
-        if (gates.metric.comparison !== undefined) add("gates.metric.comparison", oneOfProblem(gates.metric.comparison, ["<=", ">="]));
+    if (metric) {
+        add("gates.metric.url", urlProblem(metric.url));
+        if (typeof metric.threshold !== "number" || !Number.isFinite(metric.threshold)) add("gates.metric.threshold", "a number is required");
+        if (metric.comparison !== undefined) add("gates.metric.comparison", oneOfProblem(metric.comparison, ["<=", ">="]));
     }
-    return problems;
 }
 
 /** The bake runs inside the step's rolloutTimeoutSeconds: it must leave time for the pods to move first. */
 export function bakeProblem(bakeSeconds: number | undefined, rolloutTimeoutSeconds: number | undefined): string | undefined {
-    const timeout = rolloutTimeoutSeconds ?? CANARY_DEFAULTS.rolloutTimeoutSeconds;
+    const timeout = rolloutTimeoutSeconds ?? DEFAULTS.rolloutTimeoutSeconds;
     if (typeof bakeSeconds !== "number" || bakeSeconds < timeout) return undefined;
     return `${bakeSeconds} is not less than rolloutTimeoutSeconds (${timeout}), which bounds the whole step, bake included: `
         + "raise rolloutTimeoutSeconds or shorten the bake";

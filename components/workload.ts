@@ -6,42 +6,31 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceArgs } from "./args";
+import type { StatefulSetCanaryArgs } from "./args";
 import { VERSION_LABEL } from "./rollout/views";
 
 /** Pulumi's StatefulSet await never finishes while partition > 0; the RolloutCheck replaces it. */
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
-type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
+type Metadata = (objectName: pulumi.Input<string>, namespace: pulumi.Input<string>) => k8s.types.input.meta.v1.ObjectMeta;
 
-export interface CanaryWorkloadArgs {
+/** The component's arguments the workload uses, with its defaults applied. */
+export interface CanaryWorkloadArgs extends Pick<StatefulSetCanaryArgs, "namespace" | "replicas" | "partition" | "version" | "podSpec"
+    | "podLabels" | "podAnnotations" | "labels" | "annotations" | "volumeClaimTemplates" | "persistentVolumeClaimRetentionPolicy" | "service"> {
     /** Name of the StatefulSet; pods are `<name>-<ordinal>`. */
     name: string;
-    namespace: string;
     createNamespace: boolean;
     /** Delete the created namespace (and every volume claim in it) on destroy or rename; else it is retained. */
     deleteNamespace: boolean;
-    replicas: number;
-    partition: number;
-    /** Version of the template (pod label app.kubernetes.io/version). */
-    version: string;
     /** Pinned image of `version`, put into the canary container. */
     image: pulumi.Input<string>;
     /** Name of the canary container in `podSpec`. */
     container: string;
-    podSpec: PodSpec;
-    podLabels?: Record<string, string>;
-    podAnnotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    volumeClaimTemplates?: pulumi.Input<k8s.types.input.core.v1.PersistentVolumeClaim>[];
-    persistentVolumeClaimRetentionPolicy?: pulumi.Input<k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy>;
     podManagementPolicy: string;
     minReadySeconds: number;
     /** Credentials for an image pull Secret, when images come from a private registry. */
     pullSecret?: { server: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
-    service?: ServiceArgs;
 }
 
 export function recommendedLabels(name: string): Record<string, string> {
@@ -89,72 +78,24 @@ export class CanaryWorkload extends pulumi.ComponentResource {
     constructor(name: string, args: CanaryWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sts-canary:index:CanaryWorkload", name, {}, opts);
         const labels = { ...recommendedLabels(args.name), ...(args.labels ?? {}) };
-        const selector = selectorLabels(args.name);
-        const metadata = (objectName: pulumi.Input<string>, namespace: pulumi.Input<string>) => ({
-            name: objectName, namespace, labels, annotations: args.annotations,
-        });
-
-        const namespace: pulumi.Output<string> = args.createNamespace
-            ? new k8s.core.v1.Namespace(`${name}-ns`, {
-                metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
-            // Deleting a namespace deletes every PersistentVolumeClaim in it, whatever the StatefulSet's
-            // retention policy says: a destroy or a rename leaves it in place unless asked.
-            }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name
-            : pulumi.output(args.namespace);
-
-        const pullSecrets: pulumi.Input<k8s.types.input.core.v1.LocalObjectReference>[] = [];
-        if (args.pullSecret) {
-            const { server, username, password } = args.pullSecret;
-            const secret = new k8s.core.v1.Secret(`${name}-pull`, {
-                metadata: metadata(`${args.name}-registry`, namespace),
-                type: "kubernetes.io/dockerconfigjson",
-                stringData: {
-                    ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))),
-                },
-            }, { parent: this });
-            pullSecrets.push({ name: secret.metadata.name });
-        }
-
-        const containers = pulumi.output(args.podSpec.containers);
-        const canaryPorts = containers.apply((cs) => headlessPorts(cs as Container[], args.container));
+        const meta: Metadata = (objectName, namespace) => ({ name: objectName, namespace, labels, annotations: args.annotations });
+        const namespace = this.namespaceOf(name, args);
+        const pullSecrets = this.pullSecrets(name, args, meta(`${args.name}-registry`, namespace));
+        const containers = pulumi.output<Container[]>(args.podSpec.containers);
+        const canaryPorts = containers.apply((cs) => headlessPorts(cs, args.container));
         const headless = new k8s.core.v1.Service(`${name}-headless`, {
-            metadata: metadata(`${args.name}-headless`, namespace),
-            spec: { clusterIP: "None", selector, ports: canaryPorts },
+            metadata: meta(`${args.name}-headless`, namespace),
+            spec: { clusterIP: "None", selector: selectorLabels(args.name), ports: canaryPorts },
         }, { parent: this });
-
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-sts`, {
-            metadata: { ...metadata(args.name, namespace), annotations: { ...(args.annotations ?? {}), [SKIP_AWAIT_ANNOTATION]: "true" } },
-            spec: {
-                serviceName: headless.metadata.name,
-                replicas: args.replicas,
-                podManagementPolicy: args.podManagementPolicy,
-                minReadySeconds: args.minReadySeconds > 0 ? args.minReadySeconds : undefined,
-                selector: { matchLabels: selector },
-                updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
-                persistentVolumeClaimRetentionPolicy: args.persistentVolumeClaimRetentionPolicy,
-                volumeClaimTemplates: args.volumeClaimTemplates,
-                template: {
-                    metadata: {
-                        labels: { ...labels, ...(args.podLabels ?? {}), [VERSION_LABEL]: args.version },
-                        annotations: args.podAnnotations,
-                    },
-                    spec: {
-                        ...args.podSpec,
-                        imagePullSecrets: pulumi.output(args.podSpec.imagePullSecrets ?? []).apply((own) => [...own, ...pullSecrets]),
-                        containers: pulumi.all([containers, args.image]).apply(([cs, image]) => withCanaryImage(cs as Container[], args.container, image)),
-                    },
-                },
-            },
+            metadata: { ...meta(args.name, namespace), annotations: { ...(args.annotations ?? {}), [SKIP_AWAIT_ANNOTATION]: "true" } },
+            spec: this.statefulSetSpec(args, labels, headless.metadata.name, pullSecrets, containers),
         }, { parent: this });
-
-        let service: k8s.core.v1.Service | undefined;
-        if (args.service) {
-            const ports = args.service.ports ?? canaryPorts;
-            service = new k8s.core.v1.Service(`${name}-service`, {
-                metadata: metadata(args.service.name ?? args.name, namespace),
-                spec: { type: args.service.type, selector, ports },
-            }, { parent: this, dependsOn: [this.statefulSet], aliases: [{ name: `${name}-nodeport` }] });
-        }
+        const service = args.service ? new k8s.core.v1.Service(`${name}-service`, {
+            metadata: meta(args.service.name ?? args.name, namespace),
+            // Ports in Kubernetes' shape: `port` is required, the rest passes as given.
+            spec: { type: args.service.type, selector: selectorLabels(args.name), ports: args.service.ports?.map((p) => ({ ...p, port: p.port })) ?? canaryPorts },
+        }, { parent: this, dependsOn: [this.statefulSet], aliases: [{ name: `${name}-nodeport` }] }) : undefined;
 
         this.namespace = namespace;
         this.statefulSetName = this.statefulSet.metadata.name;
@@ -162,11 +103,52 @@ export class CanaryWorkload extends pulumi.ComponentResource {
         this.headlessServiceName = headless.metadata.name;
         this.nodePort = service ? service.spec.ports.apply((ports) => ports[0]?.nodePort) : pulumi.output(undefined);
         this.registerOutputs({
-            namespace: this.namespace,
-            statefulSetName: this.statefulSetName,
-            serviceName: this.serviceName,
-            headlessServiceName: this.headlessServiceName,
-            nodePort: this.nodePort,
+            namespace: this.namespace, statefulSetName: this.statefulSetName, serviceName: this.serviceName,
+            headlessServiceName: this.headlessServiceName, nodePort: this.nodePort,
         });
+    }
+
+    /** The namespace: created (and kept on destroy unless deleteNamespace), or an existing one. */
+    private namespaceOf(name: string, args: CanaryWorkloadArgs): pulumi.Output<string> {
+        if (!args.createNamespace) return pulumi.output(args.namespace);
+        return new k8s.core.v1.Namespace(`${name}-ns`, {
+            metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) } },
+        // Deleting a namespace deletes every PersistentVolumeClaim in it, whatever the StatefulSet's
+        // retention policy says: a destroy or a rename leaves it in place unless asked.
+        }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name;
+    }
+
+    /** The image pull Secret, when images come from a private registry. */
+    private pullSecrets(name: string, args: CanaryWorkloadArgs, metadata: ReturnType<Metadata>): k8s.types.input.core.v1.LocalObjectReference[] {
+        if (!args.pullSecret) return [];
+        const { server, username, password } = args.pullSecret;
+        const secret = new k8s.core.v1.Secret(`${name}-pull`, {
+            metadata, type: "kubernetes.io/dockerconfigjson",
+            stringData: { ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))) },
+        }, { parent: this });
+        return [{ name: secret.metadata.name }];
+    }
+
+    /** The user's pod spec with the canary image, as a partitioned RollingUpdate StatefulSet. */
+    private statefulSetSpec(args: CanaryWorkloadArgs, labels: Record<string, string>, serviceName: pulumi.Input<string>,
+        pullSecrets: k8s.types.input.core.v1.LocalObjectReference[], containers: pulumi.Output<Container[]>): k8s.types.input.apps.v1.StatefulSetSpec {
+        return {
+            serviceName,
+            replicas: args.replicas,
+            podManagementPolicy: args.podManagementPolicy,
+            minReadySeconds: args.minReadySeconds > 0 ? args.minReadySeconds : undefined,
+            selector: { matchLabels: selectorLabels(args.name) },
+            updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: args.partition } },
+            persistentVolumeClaimRetentionPolicy: args.persistentVolumeClaimRetentionPolicy,
+            volumeClaimTemplates: args.volumeClaimTemplates,
+            template: {
+                metadata: { labels: { ...labels, ...(args.podLabels ?? {}), [VERSION_LABEL]: args.version }, annotations: args.podAnnotations },
+                spec: {
+                    ...args.podSpec,
+                    imagePullSecrets: pulumi.output(args.podSpec.imagePullSecrets ?? []).apply((own) => [...own, ...pullSecrets]),
+                    containers: pulumi.all([containers, args.image]).apply(([cs, image]) => withCanaryImage(cs, args.container, image)),
+                },
+            },
+        };
     }
 }

@@ -9,7 +9,7 @@ STACK="${STS_CANARY_DEMO_STACK:-local}"
 NAMESPACE=sts APP=nginx NODE_PORT=30080
 
 [[ -d node_modules/@pulumi/pulumi ]] || step "npm ci" npm ci --no-audit --no-fund
-# The program and the component package run compiled (dist/, components/dist/).
+# The program, the component package and the sts-canary tool run compiled (dist/, components/dist/, tool/dist/).
 step "npm run build:run" npm run build:run
 "$REPO_ROOT/platform/up.sh"
 set -a; source "$STATE/platform.env"; set +a
@@ -62,4 +62,7 @@ for _ in $(seq 1 100); do
 done
 printf '  V1: %3d  V2: %3d  other/errors: %d   (expected about 60/40: 3 of 5 pods on V1)\n' "$v1" "$v2" "$other"
 echo
-echo "Next: pulumi config set partition 0 && pulumi up   (promote)    |   npm run platform:down   (stop, remove state)"
+log "=== npx sts-canary status (the tool, on the stack's own cluster)"
+npx sts-canary --stack "$STACK" status
+echo
+echo "Next: pulumi config set partition 0 && pulumi up   (promote)    |   npx sts-canary promote --plan 1,0   |   npm run platform:down   (stop, remove state)"

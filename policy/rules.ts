@@ -4,6 +4,8 @@
  * a preview) are never judged.
  */
 
+import { rangeProblem } from "sts-canary/checks";
+import { parseReference } from "sts-canary/images/reference";
 import { MUTABLE_TAGS } from "sts-canary/tags";
 
 export interface RuleContext {
@@ -33,37 +35,18 @@ function containersOf(props: any): Container[] {
     return [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
 }
 
-/** `host/repo:tag@sha256:..` -> parts; a first segment without `.`, `:` or `localhost` is Docker Hub. */
-export function parseImage(image: string): { registry: string; repository: string; tag?: string; digest?: string } {
-    const [name, digest] = image.split("@");
-    const slash = name.indexOf("/");
-    const first = slash >= 0 ? name.slice(0, slash) : "";
-    const hasRegistry = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost");
-    const registry = hasRegistry ? first : "docker.io";
-    const rest = hasRegistry ? name.slice(slash + 1) : name;
-    const colon = rest.lastIndexOf(":");
-    return {
-        registry,
-        repository: colon >= 0 ? rest.slice(0, colon) : rest,
-        tag: colon >= 0 ? rest.slice(colon + 1) : undefined,
-        digest,
-    };
-}
-
 export function partitionWithinBounds(props: any): string[] {
     const replicas = props?.spec?.replicas ?? 1;
     const partition = props?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
     if (!known(replicas) || !known(partition)) return [];
-    if (!Number.isInteger(partition) || partition < 0 || partition > replicas) {
-        return [`partition ${partition} is outside 0..${replicas} (replicas)`];
-    }
-    return [];
+    // The component's own range rule (0..replicas), for StatefulSets that did not come through it.
+    return rangeProblem(partition, 0, replicas) ? [`partition ${partition} is outside 0..${replicas} (replicas)`] : [];
 }
 
 export function noMutableTagsInProd(props: any, context: RuleContext): string[] {
     if (!isProd(context)) return [];
     return containersOf(props).filter((c) => known(c.image)).flatMap((c) => {
-        const { tag, digest } = parseImage(String(c.image));
+        const { tag, digest } = parseReference(String(c.image));
         if (tag === undefined && digest === undefined) return [`container ${c.name}: image ${c.image} has no tag (means latest) in prod stack ${context.stack}`];
         if (tag !== undefined && MUTABLE_TAGS.has(tag)) return [`container ${c.name}: image ${c.image} uses the mutable tag "${tag}" in prod stack ${context.stack}`];
         return [];
@@ -72,7 +55,7 @@ export function noMutableTagsInProd(props: any, context: RuleContext): string[] 
 
 export function imagesPinnedByDigest(props: any): string[] {
     return containersOf(props).filter((c) => known(c.image)).flatMap((c) => {
-        const { digest } = parseImage(String(c.image));
+        const { digest } = parseReference(String(c.image));
         return digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? [] : [`container ${c.name}: image ${c.image} is not pinned by digest (@sha256:...)`];
     });
 }
@@ -80,7 +63,7 @@ export function imagesPinnedByDigest(props: any): string[] {
 export function imagesFromConfiguredRegistry(props: any, context: RuleContext): string[] {
     if (!context.registry) return [];
     return containersOf(props).filter((c) => known(c.image)).flatMap((c) => {
-        const { registry } = parseImage(String(c.image));
+        const { registry } = parseReference(String(c.image));
         return registry === context.registry ? [] : [`container ${c.name}: image ${c.image} is not from the configured registry ${context.registry}`];
     });
 }

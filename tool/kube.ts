@@ -7,13 +7,11 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import {
-    Informer, KubeRolloutCluster, apiError, clusterAccessFromConfig, clusterName, describeAccess, kubeconfigSource, labelSelector, loadKubeConfig,
-    podView, revisionVersion, statefulSetView,
+    Informer, KubeRolloutCluster, type LiveState, apiError, clusterAccessFromConfig, clusterName, describeAccess, kubeconfigSource, loadKubeConfig,
+    readLive, withTimeout,
 } from "sts-canary/api";
-import type { PodView } from "sts-canary/api";
-import {
-    CanaryTarget, ClusterPort, ClusterUnavailable, Conflict, LeaseObject, LiveState, LiveWatch, RecordObject, StackConfig,
-} from "./ports";
+import { ClusterError, ClusterUnavailable, Conflict } from "./errors";
+import { CanaryTarget, ClusterPort, LeaseObject, LiveWatch, RecordObject, StackConfig } from "./ports";
 
 /** Bound of every API call: an unreachable server must not hang a command. */
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -30,14 +28,6 @@ export function resolveCluster(stackName: string, config: StackConfig, env: Node
     return new KubeCluster(kc, `${clusterName(kc)} from ${describeAccess(access, kubeconfigSource(access, env))}`);
 }
 
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS / 1000}s`)), REQUEST_TIMEOUT_MS);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export class KubeCluster implements ClusterPort {
     private readonly core: k8s.CoreV1Api;
     private readonly apps: k8s.AppsV1Api;
@@ -52,36 +42,19 @@ export class KubeCluster implements ClusterPort {
     /** One API call: 404 -> undefined, 409 -> Conflict, no answer -> ClusterUnavailable. */
     private async call<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
         try {
-            return await withTimeout(run(), what);
+            return await withTimeout(run(), REQUEST_TIMEOUT_MS, what);
         } catch (err) {
             const e = apiError(err);
             if (e.code === 404) return undefined;
             if (e.code === 409) throw new Conflict(`${what}: ${e.message}`);
             if (e.code === 0) throw new ClusterUnavailable(`cannot reach the stack's cluster ${this.description}: ${what}: ${e.message}`);
-            throw new Error(`${what} on ${this.description}: ${e.code} ${e.message}`);
+            throw new ClusterError(`${what} on ${this.description}: ${e.code} ${e.message}`, { cause: err });
         }
     }
 
-    async readLive(target: CanaryTarget): Promise<LiveState> {
-        const { namespace, statefulSetName: name, container } = target;
-        const sts = await this.call(`reading StatefulSet ${namespace}/${name}`, () => this.apps.readNamespacedStatefulSet({ name, namespace }));
-        if (!sts) return { pods: [], revisionVersions: {} };
-        const selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
-        const [pods, revisions] = await Promise.all([
-            this.call(`listing the pods of ${namespace}/${name}`, () => this.core.listNamespacedPod({ namespace, labelSelector: selector })),
-            this.call(`listing the revisions of ${namespace}/${name}`, () => this.apps.listNamespacedControllerRevision({ namespace, labelSelector: selector })),
-        ]);
-        const revisionVersions: Record<string, string> = {};
-        for (const rev of revisions?.items ?? []) {
-            if (!(rev.metadata?.ownerReferences ?? []).some((o) => o.kind === "StatefulSet" && o.name === name)) continue;
-            const version = revisionVersion(rev, container);
-            if (version && rev.metadata?.name) revisionVersions[rev.metadata.name] = version;
-        }
-        return {
-            statefulSet: statefulSetView(sts),
-            pods: (pods?.items ?? []).map((p) => podView(p, name, container)).filter((p): p is PodView => p !== undefined).sort((a, b) => a.ordinal - b.ordinal),
-            revisionVersions,
-        };
+    readLive(target: CanaryTarget): Promise<LiveState> {
+        const what = `reading StatefulSet ${target.namespace}/${target.statefulSetName}, its pods and revisions`;
+        return this.call(what, () => readLive(this.kc, target)).then((live) => live ?? { pods: [], revisionVersions: {} });
     }
 
     /** List+watch of the StatefulSet and its pods (the rollout check's informers) and of the operation's ConfigMap. */
@@ -105,6 +78,7 @@ export class KubeCluster implements ClusterPort {
             throw new ClusterUnavailable(`cannot watch ${namespace}/${name} on ${this.description}: ${sync.error ?? "no answer within 10s"}`);
         }
         let revisionVersions: Record<string, string> = {};
+        // The revisions only name versions in the view; a failed refresh keeps the last ones and is retried on the next change.
         const refreshRevisions = () => rollout.revisionVersions().then((r) => { revisionVersions = r; }, () => undefined);
         await refreshRevisions();
         return {

@@ -4,10 +4,7 @@
  * module per verb in commands/; the core is operator.ts, the shared operation state operation.ts.
  */
 import { Command } from "commander";
-import { EXIT, EXIT_HELP, Interrupted, RefusedError, UsageError } from "./exit";
-import { LockLost, LockedError } from "./operation";
-import { BackendLocked } from "./operator";
-import { ClusterUnavailable } from "./ports";
+import { EXIT, EXIT_HELP, exitCodeOf } from "./errors";
 import { GlobalOptions, Session } from "./session";
 import { CommandHost } from "./commands/common";
 import * as promoteEnv from "./commands/promote-env";
@@ -17,22 +14,7 @@ import * as status from "./commands/status";
 import * as step from "./commands/step";
 import * as timeline from "./commands/timeline";
 
-/** The error of a failed command and its exit code. */
-export function exitCodeOf(err: unknown): { code: number; message?: string } {
-    const e = err as Error & { code?: string };
-    if (e?.code === "commander.helpDisplayed" || e?.code === "commander.version" || e?.code === "commander.help") return { code: EXIT.ok };
-    if (typeof e?.code === "string" && e.code.startsWith("commander.")) return { code: EXIT.usage };
-    if (err instanceof UsageError) return { code: EXIT.usage, message: `error: ${e.message}` };
-    if (err instanceof LockedError || err instanceof LockLost || err instanceof BackendLocked) {
-        return { code: EXIT.locked, message: `${err instanceof LockedError ? "" : "error: "}${e.message}` };
-    }
-    if (err instanceof RefusedError) return { code: EXIT.refused, message: `refused (nothing was changed): ${e.message}` };
-    if (err instanceof ClusterUnavailable) return { code: EXIT.refused, message: `refused (nothing was changed): ${e.message}` };
-    if (err instanceof Interrupted) {
-        return { code: EXIT.interrupted, message: "interrupted: the operation record stays in the cluster; `sts-canary status` explains it and the next step/promote/rollback continues it" };
-    }
-    return { code: EXIT.error, message: `error: ${e?.message ?? String(err)}` };
-}
+export { exitCodeOf };
 
 export async function main(argv: string[]): Promise<number> {
     let code: number = EXIT.ok;
@@ -46,8 +28,8 @@ export async function main(argv: string[]): Promise<number> {
         .showHelpAfterError()
         .addHelpText("after", `
 ${EXIT_HELP}
-Config keys the tool sets: <project>:partition and <project>:imageTag (promote-env also <project>:pinnedImages),
-where <project> is the stack's project name. Gates and timeouts are stack settings of the program
+Config keys the tool sets: the ones the program names in its stsCanary contract (configKeys: for the seed
+program <project>:partition and <project>:imageTag, promote-env also <project>:pinnedImages). Gates and timeouts are stack settings of the program
 (bakeSeconds, maxRestarts, checkVersionPage, readyTimeoutSeconds, ...), run inside every \`pulumi up\`.`)
         .exitOverride();
     const host: CommandHost = {
@@ -55,16 +37,6 @@ where <project> is the stack's project name. Gates and timeouts are stack settin
         exit: (c) => { code = c; },
     };
     for (const command of [status, step, promote, rollback, promoteEnv, timeline]) command.register(program, host);
-    // Removed in favour of the stack setting run inside `pulumi up`: say so instead of "unknown option".
-    for (const name of ["step", "promote", "promote-env"]) {
-        program.commands.find((c) => c.name() === name)?.option("--bake <seconds>", "removed: the bake is the stack setting bakeSeconds")
-            .hook("preAction", (_cmd, action) => {
-                if (action.opts().bake !== undefined) {
-                    throw new UsageError("--bake was removed: the bake is the stack setting bakeSeconds, judged inside every `pulumi up` "
-                        + "(`pulumi config set bakeSeconds 20`)");
-                }
-            });
-    }
     for (const command of program.commands) command.exitOverride();
     try {
         await program.parseAsync(argv);

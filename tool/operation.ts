@@ -20,11 +20,11 @@
  * does not give both does it fall back to renewTime against this machine's clock.
  */
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
 import { redact as redactText } from "sts-canary/api";
 import type { Clock } from "sts-canary/api";
-import { ClusterPort, Conflict, ConfigEntry, LeaseObject } from "./ports";
+import { Conflict, LockLost, LockedError } from "./errors";
+import { Holder, holderIdentity } from "./holder";
+import { ClusterPort, ConfigEntry, LeaseObject } from "./ports";
 
 export const LEASE_DURATION_SECONDS = 30;
 export const RENEW_INTERVAL_SECONDS = 10;
@@ -44,59 +44,14 @@ export function operationObjectName(statefulSetName: string): string {
     return `${statefulSetName}-sts-canary`;
 }
 
-/** Who runs an operation, and where. */
-export interface Holder {
-    user: string;
-    host: string;
-    pid: number;
-    /** The project directory (checkout) the operator runs in. */
-    checkout: string;
-    /** Random per run: host name, pid and path repeat across containers. */
-    instance?: string;
-    /**
-     * This boot of this machine and its pid namespace: only an operator with the same one can tell
-     * whether a pid of the holder's is still alive.
-     */
-    machine?: string;
-}
-
-/** Boot id and pid namespace: the scope in which a pid names one process. */
-export function machineScope(): string | undefined {
-    try {
-        const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-        const pidNs = fs.readlinkSync("/proc/self/ns/pid");
-        return crypto.createHash("sha256").update(`${boot} ${pidNs}`).digest("hex").slice(0, 12);
-    } catch {
-        return undefined;
-    }
-}
-
-export function currentHolder(checkout: string): Holder {
-    let user = process.env.USER ?? "unknown";
-    try {
-        user = os.userInfo().username;
-    } catch { /* no passwd entry: keep $USER */ }
-    return { user, host: os.hostname(), pid: process.pid, checkout, instance: crypto.randomBytes(4).toString("hex"), machine: machineScope() };
-}
-
-/** `alice@laptop pid 4242 in /home/alice/app #1a2b3c4d`: the Lease's holderIdentity. */
-export function holderIdentity(holder: Holder): string {
-    return `${holder.user}@${holder.host} pid ${holder.pid} in ${holder.checkout}${holder.instance ? ` #${holder.instance}` : ""}`;
-}
-
-export function parseHolder(identity: string): Holder | undefined {
-    const match = /^(.+?)@(\S+) pid (\d+) in (.*?)(?: #([0-9a-f]+))?$/.exec(identity);
-    if (!match) return undefined;
-    const holder: Holder = { user: match[1], host: match[2], pid: Number(match[3]), checkout: match[4] };
-    if (match[5]) holder.instance = match[5];
-    return holder;
-}
-
 export type OperationKind = "step" | "promote" | "rollback" | "promote-env";
 
 /** The in-flight operation: enough for any operator to explain it, continue it or roll it back. */
+/** The shape of the record this version writes; records of other shapes are shown as unreadable. */
+export const RECORD_FORMAT = 2;
+
 export interface OperationRecord {
-    format: 1;
+    format: typeof RECORD_FORMAT;
     id: string;
     kind: OperationKind;
     stack: string;
@@ -110,9 +65,9 @@ export interface OperationRecord {
     phase: "applying" | "rolling-back";
     stableVersion: string;
     canaryVersion: string;
-    /** Partition and imageTag when the operation began (a rollback restores the partition). */
+    /** Partition and template version when the operation began (a rollback restores the partition). */
     initialPartition: number;
-    initialImageTag: string;
+    initialVersion: string;
     /** The stack config the current step sets (full keys): what a resumed run sets again, since
      *  another checkout's stack file may be stale. */
     config: Record<string, ConfigEntry>;
@@ -150,23 +105,12 @@ export interface OperationState {
     timeline: TimelineEntry[];
 }
 
-/** Another operator holds the lock. */
-export class LockedError extends Error {
-    constructor(readonly lease: LeaseInfo, readonly record: OperationRecord | undefined, now: number) {
-        const what = record ? `${record.kind} of ${record.canaryVersion} (plan ${record.plan.join(",") || "-"}, at partition ${record.currentTarget ?? "-"})` : "an operation";
-        super(`locked: ${what} on this stack is held by ${lease.holder}; its lease was renewed ${secondsText(now - lease.renewedAt)} ago and `
-            + `expires in ${secondsText(lease.expiresAt - now)} (${new Date(lease.expiresAt).toISOString()}) unless renewed. `
-            + "Wait for it, or run the command again after the lease expired to continue or roll back.");
-        this.name = "LockedError";
-    }
-}
-
-/** This operator no longer holds the lock (taken over after it could not renew in time). */
-export class LockLost extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "LockLost";
-    }
+/** Why another operator's live lease refuses this one: who holds it, doing what, until when. */
+export function lockedMessage(lease: LeaseInfo, record: OperationRecord | undefined, now: number): string {
+    const what = record ? `${record.kind} of ${record.canaryVersion} (plan ${record.plan.join(",") || "-"}, at partition ${record.currentTarget ?? "-"})` : "an operation";
+    return `locked: ${what} on this stack is held by ${lease.holder}; its lease was renewed ${secondsText(now - lease.renewedAt)} ago and `
+        + `expires in ${secondsText(lease.expiresAt - now)} (${new Date(lease.expiresAt).toISOString()}) unless renewed. `
+        + "Wait for it, or run the command again after the lease expired to continue or roll back.";
 }
 
 /** A duration for humans in whole seconds, e.g. `26s` (never negative). */
@@ -253,7 +197,7 @@ function parseRecord(text: string | undefined): { record?: OperationRecord; prob
     if (!text) return {};
     try {
         const record = JSON.parse(text) as OperationRecord;
-        if (record?.format !== 1 || typeof record.kind !== "string") return { problem: "the operation record has an unknown format" };
+        if (record?.format !== RECORD_FORMAT || typeof record.kind !== "string") return { problem: `the operation record has an unknown format (${record?.format ?? "none"}; this tool writes ${RECORD_FORMAT})` };
         return { record };
     } catch (err) {
         return { problem: `the operation record is not JSON: ${(err as Error).message}` };
@@ -305,7 +249,7 @@ export class OperationStore {
                     const info = leaseInfo(existing, now);
                     if (info && !info.expired && info.holder !== identity) {
                         const { record } = parseRecord((await this.cluster.getRecord(this.namespace, this.objectName))?.data.operation);
-                        throw new LockedError(info, record, now);
+                        throw new LockedError(lockedMessage(info, record, now));
                     }
                     lease = await this.cluster.replaceLease(this.namespace, this.objectName, {
                         ...fresh,

@@ -2,7 +2,7 @@
  * Pure decisions of the tool: plan parsing, the next step, and what a config difference between
  * the stack and its last deployment means.
  */
-import { UsageError } from "./exit";
+import { UsageError } from "./errors";
 
 /**
  * Parses `--plan 4,3,1,0`: integers in [0, replicas], strictly decreasing (each step moves the

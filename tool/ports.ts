@@ -4,7 +4,7 @@
  * the ConfigMap of the operation). The commands wire the real ones (stack.ts, kube.ts); the unit
  * tests wire in-memory fakes (tests/unit/tool/fakes.ts).
  */
-import type { PodView, StatefulSetView, SyncState } from "sts-canary/api";
+import type { LiveState, LiveTarget, SyncState } from "sts-canary/api";
 
 /** One stack config value, as `pulumi config --json` shows it (objectValue for lists and maps). */
 export interface ConfigEntry {
@@ -15,23 +15,6 @@ export interface ConfigEntry {
 
 /** Stack config by full key: `<project>:partition`, `kubernetes:context`, ... */
 export type StackConfig = Record<string, ConfigEntry>;
-
-/** A lock the state backend holds on the stack (a DIY backend's lock file). */
-export interface BackendLock {
-    user: string;
-    host: string;
-    pid: number;
-    /** RFC 3339. */
-    createdAt: string;
-}
-
-/** `pulumi up` failed; `message` is the cause worth showing (the rollout check's words when it failed). */
-export class UpFailed extends Error {
-    constructor(message: string, readonly backendLocks: BackendLock[] = [], readonly interrupted = false) {
-        super(message);
-        this.name = "UpFailed";
-    }
-}
 
 export interface StackPort {
     readonly name: string;
@@ -56,19 +39,7 @@ export interface StackPort {
 }
 
 /** Where the canary lives in its cluster (from the stack's `stsCanary` output). */
-export interface CanaryTarget {
-    namespace: string;
-    statefulSetName: string;
-    container: string;
-}
-
-/** What the cluster shows of the canary now. */
-export interface LiveState {
-    statefulSet?: StatefulSetView;
-    pods: PodView[];
-    /** Version of each ControllerRevision of the StatefulSet, by revision name. */
-    revisionVersions: Record<string, string>;
-}
+export type CanaryTarget = Required<LiveTarget>;
 
 /** A coordination.k8s.io/v1 Lease, as much of it as the lock uses. */
 export interface LeaseObject {
@@ -95,21 +66,7 @@ export interface RecordObject {
     resourceVersion?: string;
 }
 
-/** Someone else wrote the object first (HTTP 409), or it already exists. */
-export class Conflict extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "Conflict";
-    }
-}
 
-/** The stack's cluster could not be resolved or reached: nothing was read or changed there. */
-export class ClusterUnavailable extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ClusterUnavailable";
-    }
-}
 
 /** A live view that follows changes (watches), for `status --watch`. */
 export interface LiveWatch {

@@ -7,10 +7,10 @@ import * as path from "path";
 import * as readline from "readline";
 import { realClock } from "sts-canary/api";
 import { readEnvFile } from "./envfile";
-import { EXIT, UsageError } from "./exit";
+import { EXIT, UsageError } from "./errors";
 import { resolveCluster } from "./kube";
-import { currentHolder } from "./operation";
-import { ToolContext } from "./operator";
+import { currentHolder } from "./holder";
+import { ToolContext } from "./core";
 import { AutomationStack } from "./stack";
 
 export interface GlobalOptions {

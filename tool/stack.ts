@@ -6,7 +6,8 @@
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { sanitizeBackendUrl } from "./operation";
-import { BackendLock, StackConfig, StackPort, UpFailed } from "./ports";
+import { BackendLock, UpFailed } from "./errors";
+import { StackConfig, StackPort } from "./ports";
 
 /** `created by root@host (pid 12) at 2026-11-25T14:00:00Z` lines of a DIY backend's lock error. */
 export function parseBackendLocks(text: string): BackendLock[] {

@@ -3,10 +3,10 @@
  * contract = last deployment), the cluster (StatefulSet, revisions, pods) and the operation state
  * in the cluster (lock, in-flight operation, timeline) that every operator shares.
  */
-import type { CanaryContract, PodView, StatefulSetView } from "sts-canary/api";
-import { Desired, desiredOf, pendingConfig, revisionVersionOf } from "./canary";
+import { type CanaryContract, type LiveState, type PodView, type StatefulSetView, digestOf, versionOfRevision } from "sts-canary/api";
+import { Desired, desiredOf, keysOf, pendingConfig } from "./canary";
 import { LeaseInfo, OperationRecord, OperationState, TimelineEntry, secondsText } from "./operation";
-import { LiveState, StackConfig } from "./ports";
+import { StackConfig } from "./ports";
 
 export interface PodStatus {
     ordinal: number;
@@ -107,13 +107,13 @@ export interface StatusInput {
 
 export function buildStatus(input: StatusInput): CanaryStatus {
     const { live, contract, now } = input;
-    const desired = desiredOf(input.config, input.project);
+    const desired = contract ? desiredOf(input.config, keysOf(contract, input.project)) : {};
     const sts = live?.statefulSet;
-    const stableVersion = live && sts ? revisionVersionOf(live, sts.currentRevision) ?? contract?.stableVersion : contract?.stableVersion;
-    const templateVersion = live && sts ? revisionVersionOf(live, sts.updateRevision) ?? contract?.templateVersion : contract?.templateVersion;
+    const stableVersion = live && sts ? versionOfRevision(live, sts.currentRevision) ?? contract?.stableVersion : contract?.stableVersion;
+    const templateVersion = live && sts ? versionOfRevision(live, sts.updateRevision) ?? contract?.templateVersion : contract?.templateVersion;
     const pods: PodStatus[] = (live?.pods ?? []).map((p) => ({
         ordinal: p.ordinal, name: p.name, uid: p.uid, revision: p.revision, version: p.version, image: p.image,
-        digest: /@(sha256:[a-f0-9]+)/.exec(p.image)?.[1], ready: p.ready, restarts: p.restarts,
+        digest: digestOf(p.image), ready: p.ready, restarts: p.restarts,
         age: age(p.createdAt, now), state: podState(p), onUpdateRevision: sts !== undefined && p.revision === sts.updateRevision,
     }));
     return {

@@ -8,9 +8,11 @@ import * as path from "path";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerBuildArgs, VersionPageArgs } from "../args";
+import { DEFAULTS } from "../options";
 import { hashBuildContext } from "./build-context";
 import { DockerCliImage } from "./docker-cli-image";
-import { BASE_IMAGE_ARG, buildContextFiles, contextHash, digestOf, pinnedImageRef } from "./version-page";
+import { digestOf, pinnedReference } from "./reference";
+import { BASE_IMAGE_ARG, buildContextFiles, contextHash } from "./version-page";
 
 export interface AppImageArgs {
     /** Image tag and version name, e.g. "v2". */
@@ -48,7 +50,7 @@ function contextOf(args: AppImageArgs): Context {
         return { dir, dockerfile: settings.dockerfile, target: args.build.target, args: settings.args, hash: hashBuildContext(dir, settings) };
     }
     const files = buildContextFiles(args.version);
-    return { files, dockerfile: "Dockerfile", args: { [BASE_IMAGE_ARG]: args.versionPage?.baseImage ?? "nginx:latest" }, hash: contextHash(files) };
+    return { files, dockerfile: "Dockerfile", args: { [BASE_IMAGE_ARG]: args.versionPage?.baseImage ?? DEFAULTS.versionPageBaseImage }, hash: contextHash(files) };
 }
 
 export class AppImage extends pulumi.ComponentResource {
@@ -102,7 +104,7 @@ export class AppImage extends pulumi.ComponentResource {
             if (!digest) throw new Error(`image ${args.version}: the registry returned no manifest digest (got "${ref}")`);
             return digest;
         });
-        this.pinnedRef = this.digest.apply((digest) => pinnedImageRef(args.repository, args.version, digest));
+        this.pinnedRef = this.digest.apply((digest) => pinnedReference(args.repository, args.version, digest));
         this.registerOutputs({ imageName: this.imageName, digest: this.digest, pinnedRef: this.pinnedRef });
     }
 }

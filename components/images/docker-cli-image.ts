@@ -11,27 +11,10 @@
  * still run it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ModuleProviderResource } from "../dynamic";
+import { Inputs, ModuleProviderResource } from "../dynamic";
+import type { ProviderInputs } from "./docker-cli-provider";
 
-export interface DockerCliImageInputs {
-    /** `<registry>/<project>/<repository>:<tag>` */
-    imageName: pulumi.Input<string>;
-    /** Build context as file name -> content (written to a temporary directory), or... */
-    files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** ...a directory on this machine. */
-    contextDir?: pulumi.Input<string>;
-    /** Dockerfile relative to the context (default Dockerfile). */
-    dockerfile?: pulumi.Input<string>;
-    /** Build stage to stop at. */
-    target?: pulumi.Input<string>;
-    /** Hash of the context and its settings; a change triggers a rebuild. */
-    contextHash: pulumi.Input<string>;
-    /** Build arguments, e.g. the base image. */
-    buildArgs: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    registryServer: pulumi.Input<string>;
-    registryUsername: pulumi.Input<string>;
-    registryPassword: pulumi.Input<string>;
-}
+export type DockerCliImageInputs = Inputs<ProviderInputs>;
 
 export class DockerCliImage extends ModuleProviderResource {
     // `declare`: the base constructor assigns these; a class field would reset them to undefined.

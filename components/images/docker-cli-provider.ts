@@ -10,16 +10,25 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
+/** What the DockerCliImage resource sends (docker-cli-image.ts takes the same fields as Inputs). */
 export interface ProviderInputs {
+    /** `<registry>/<project>/<repository>:<tag>` */
     imageName: string;
+    /** Build context as file name -> content (written to a temporary directory), or... */
     files?: Record<string, string>;
+    /** ...a directory on this machine. */
     contextDir?: string;
+    /** Dockerfile relative to the context (default Dockerfile). */
     dockerfile?: string;
+    /** Build stage to stop at. */
     target?: string;
+    /** Hash of the context and its settings; a change triggers a rebuild. */
     contextHash: string;
+    /** Build arguments, e.g. the base image. */
     buildArgs: Record<string, string>;
     registryServer: string;
     registryUsername: string;
+    /** Keep it a secret. */
     registryPassword: string;
 }
 

@@ -50,13 +50,3 @@ export function repositoryRef(registryServer: string, registryProject: string, r
     return `${registryServer}/${registryProject}/${repository}`;
 }
 
-/** Extracts `sha256:...` from `repo@sha256:...` or a bare digest; undefined if there is none. */
-export function digestOf(reference: string): string | undefined {
-    const match = /(sha256:[a-f0-9]{64})$/.exec(reference.trim());
-    return match ? match[1] : undefined;
-}
-
-/** `<repo>:<tag>@sha256:...`: readable in `kubectl get pods` and still pinned to what was pushed. */
-export function pinnedImageRef(repository: string, tag: string, digest: string): string {
-    return `${repository}:${tag}@${digest}`;
-}

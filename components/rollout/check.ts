@@ -11,34 +11,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterAccess } from "../cluster";
-import { ModuleProviderResource } from "../dynamic";
-import type { GateResult, GateSettings } from "./gates";
+import { Inputs, ModuleProviderResource } from "../dynamic";
+import type { GateResult } from "./gates";
+import type { RolloutInputs } from "./inputs";
 
-export interface RolloutCheckArgs {
-    namespace: pulumi.Input<string>;
-    /** StatefulSet name. */
-    name: pulumi.Input<string>;
-    /** metadata.generation of the applied StatefulSet. */
-    generation: pulumi.Input<number>;
-    replicas: pulumi.Input<number>;
-    partition: pulumi.Input<number>;
-    /** Version of the template. */
-    version: pulumi.Input<string>;
-    /** Image of the canary container. */
-    image: pulumi.Input<string>;
-    /** Name of the canary container. */
-    container: pulumi.Input<string>;
-    readyTimeoutSeconds: pulumi.Input<number>;
-    transientGraceSeconds: pulumi.Input<number>;
-    crashLoopRestarts: pulumi.Input<number>;
-    rolloutTimeoutSeconds: pulumi.Input<number>;
-    replaceStuckPods: pulumi.Input<boolean>;
-    /** When not empty, the pods below the partition must run this version. */
-    expectedStableVersion: pulumi.Input<string>;
-    gates: pulumi.Input<GateSettings>;
+/** The check's inputs as the component passes them: each may be an Output (the generation, the image). */
+export type RolloutCheckArgs = Inputs<RolloutInputs> & {
     /** The stack's cluster, as its Kubernetes provider is configured. */
     cluster: pulumi.Input<ClusterAccess>;
-}
+};
 
 export class RolloutCheck extends ModuleProviderResource {
     /** The step in words, e.g. `pods web-5..web-6: v1 -> v2; web-0..web-4 stay on v1`. */

@@ -11,6 +11,8 @@
  * runs was reverted (kubernetes#67250): only deleting it lets the controller recreate it.
  */
 
+import type { RolloutInputs } from "./inputs";
+
 /** What the check needs of one pod of the StatefulSet. */
 export interface PodView {
     name: string;
@@ -52,28 +54,15 @@ export interface StatefulSetView {
     templateImage?: string;
 }
 
-/** The step `pulumi up` applied, and how to judge it. All times are the API server's (ms since epoch). */
-export interface StepTarget {
-    replicas: number;
-    partition: number;
-    /** metadata.generation of the StatefulSet as applied; status must have observed it. */
-    generation: number;
-    /** Image of the canary container as applied; a live template with another one was changed by someone else. */
-    image?: string;
-    /** A pod not Ready for longer than this (by its own timestamps) is stuck. */
-    readyTimeoutSeconds: number;
-    /** How long a cause that can heal by itself (a pull error that is not "not found", a config error...) may last. */
-    transientGraceSeconds: number;
-    /** Restarts a crash-looping container may reach before the pod counts as stuck. */
-    crashLoopRestarts: number;
-    /** Delete stuck pods on a revision other than the one the controller would recreate them with. */
-    replaceStuckPods: boolean;
+/** The step `pulumi up` applied, and how to judge it (RolloutInputs). All times are the API server's (ms since epoch). */
+export type StepTarget = Pick<RolloutInputs, "replicas" | "partition" | "generation" | "readyTimeoutSeconds" | "transientGraceSeconds"
+    | "crashLoopRestarts" | "replaceStuckPods"> & Partial<Pick<RolloutInputs, "image">> & {
     /**
      * Since when the pods have been in view without a gap (after the last API outage). A not-Ready
      * span before it is not held against a pod: its status may not have been reported yet.
      */
     seenSince?: number;
-}
+};
 
 /** Waiting reasons that never heal within a step: the pod is stuck at once. */
 export const PERMANENT_REASONS: ReadonlySet<string> = new Set(["InvalidImageName", "ErrImageNeverPull"]);

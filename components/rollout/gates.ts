@@ -4,6 +4,7 @@
  * are pure functions over the evidence; the rollout runner gathers it (watch, pod proxy, HTTP).
  */
 import type { PodView } from "./decide";
+import type { HttpCheck, MetricCheck } from "./inputs";
 import { redact } from "../redact";
 
 export interface GateResult {
@@ -11,34 +12,6 @@ export interface GateResult {
     passed: boolean;
     /** Human-readable facts the verdict rests on. */
     evidence: string[];
-}
-
-export interface HttpCheck {
-    /** Container port (number or name) the check is sent to, through the API server's pod proxy. */
-    port: number | string;
-    /** Path, e.g. /version.html. */
-    path: string;
-    /** HTTP status every canary pod must answer. */
-    expectStatus: number;
-    /** Regular expression the body must match, e.g. `This is V2`; empty: any body. */
-    bodyPattern?: string;
-}
-
-export interface MetricCheck {
-    /** URL returning a number: plain text, or a Prometheus instant query (`.../api/v1/query?query=...`). */
-    url: string;
-    threshold: number;
-    /** The metric passes when `value <comparison> threshold`. */
-    comparison: "<=" | ">=";
-}
-
-export interface GateSettings {
-    /** Seconds the canary runs before restarts, HTTP and metric are judged (0: judge at once). */
-    bakeSeconds: number;
-    /** Container restarts (or pod replacements) tolerated per canary pod during the bake. */
-    maxRestarts: number;
-    http?: HttpCheck;
-    metric?: MetricCheck;
 }
 
 /** Restarts of canary pods between two observations; a replaced pod (new uid) counts as a restart. */

@@ -11,7 +11,8 @@ import type { HttpProbe } from "./gates";
 import { httpGet } from "./http";
 import { Informer } from "./informer";
 import type { PodEvidence, RolloutCluster, SyncState } from "./runner";
-import { labelSelector, podView, revisionVersion, statefulSetView } from "./views";
+import { listRevisionVersions, podViews } from "./live";
+import { labelSelector, podView, statefulSetView } from "./views";
 
 /** A KubeConfig for the stack's cluster, or an error that says which one could not be used. */
 export function loadKubeConfig(access: ClusterAccess, env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
@@ -159,21 +160,11 @@ export class KubeRolloutCluster implements RolloutCluster {
     }
 
     pods(): PodView[] {
-        return (this.podInformer?.items() ?? [])
-            .map((p) => podView(p, this.name, this.container))
-            .filter((p): p is PodView => p !== undefined)
-            .sort((a, b) => a.ordinal - b.ordinal);
+        return podViews(this.podInformer?.items() ?? [], { namespace: this.namespace, statefulSetName: this.name, container: this.container });
     }
 
-    async revisionVersions(): Promise<Record<string, string>> {
-        const list = await this.apps.listNamespacedControllerRevision({ namespace: this.namespace, labelSelector: this.selector });
-        const versions: Record<string, string> = {};
-        for (const rev of list.items) {
-            if (!(rev.metadata?.ownerReferences ?? []).some((o) => o.kind === "StatefulSet" && o.name === this.name)) continue;
-            const version = revisionVersion(rev, this.container);
-            if (version && rev.metadata?.name) versions[rev.metadata.name] = version;
-        }
-        return versions;
+    revisionVersions(): Promise<Record<string, string>> {
+        return listRevisionVersions(this.apps, { namespace: this.namespace, statefulSetName: this.name, container: this.container }, this.selector);
     }
 
     /**

@@ -6,35 +6,13 @@
  *   create/update run the rollout check (runner.ts) against the stack's cluster and fail the
  *           update with the cause, so a failed step keeps the old inputs and the next `up` checks again.
  */
-import { CANARY_DEFAULTS } from "../args";
 import type { ClusterAccess } from "../cluster";
 import { DesiredStep, LiveVersions, describeStep } from "./describe";
-import type { GateSettings } from "./gates";
+import type { RolloutInputs } from "./inputs";
 import { RolloutFailure, RolloutReport, realClock, runRollout } from "./runner";
 
 /** Inputs of the check as the component sends them. */
-export interface CheckInputs {
-    namespace: string;
-    name: string;
-    /** metadata.generation of the applied StatefulSet: a new one means a new step to check. */
-    generation: number;
-    replicas: number;
-    partition: number;
-    /** Version of the template. */
-    version: string;
-    /** Image of the canary container in the template. */
-    image: string;
-    /** Name of the canary container. */
-    container: string;
-    readyTimeoutSeconds: number;
-    /** Absent in the state of earlier versions: the defaults apply. */
-    transientGraceSeconds?: number;
-    crashLoopRestarts?: number;
-    rolloutTimeoutSeconds: number;
-    replaceStuckPods: boolean;
-    /** When not empty, the pods below the partition must run this version. */
-    expectedStableVersion: string;
-    gates: GateSettings;
+export interface CheckInputs extends RolloutInputs {
     /** The stack's cluster (secret: it may hold a kubeconfig). */
     cluster: ClusterAccess;
     /** This resource's URN, to show progress next to it ("urn" itself is reserved). */
@@ -48,11 +26,8 @@ export interface StepPreview {
     stableVersion: string;
 }
 
-/** Inputs whose change is a new step (or a new way to judge it). */
-export const DESIRED_KEYS: (keyof CheckInputs)[] = [
-    "namespace", "name", "generation", "replicas", "partition", "version", "image", "container",
-    "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "rolloutTimeoutSeconds", "replaceStuckPods", "expectedStableVersion", "gates",
-];
+/** Inputs that are not part of the step: where to reach the cluster, where to show progress, what check() computed. */
+const NOT_THE_STEP: ReadonlySet<string> = new Set(["cluster", "progressUrn", "step", "ordinalVersions", "stableVersion", "__provider"]);
 
 /** The engine's placeholder for values not known during a preview. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -61,9 +36,12 @@ function same(a: unknown, b: unknown): boolean {
     return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Keys of DESIRED_KEYS that differ; unknown values count as changed. */
-export function changedKeys(olds: Partial<CheckInputs>, news: Partial<CheckInputs>): string[] {
-    return DESIRED_KEYS.filter((key) => news[key] === (UNKNOWN as unknown) || !same(olds[key], news[key]));
+/** Inputs of the step that differ (every RolloutInputs field counts); unknown values count as changed. */
+export function changedKeys(olds: object, news: object): string[] {
+    const before = new Map<string, unknown>(Object.entries(olds));
+    const after = new Map<string, unknown>(Object.entries(news));
+    const keys = [...new Set([...before.keys(), ...after.keys()])].filter((key) => !NOT_THE_STEP.has(key));
+    return keys.filter((key) => after.get(key) === UNKNOWN || !same(before.get(key), after.get(key)));
 }
 
 export type LiveReader = (inputs: CheckInputs) => Promise<LiveVersions>;
@@ -71,34 +49,12 @@ export type LiveReader = (inputs: CheckInputs) => Promise<LiveVersions>;
 /** What every ordinal runs now, from the stack's cluster (nothing when the StatefulSet does not exist). */
 export async function readLive(inputs: CheckInputs): Promise<LiveVersions> {
     const { loadKubeConfig } = await import("./kube");
-    const k8s = await import("@kubernetes/client-node");
-    const { podView, labelSelector, revisionVersion } = await import("./views");
-    const kc = loadKubeConfig(inputs.cluster);
-    const apps = kc.makeApiClient(k8s.AppsV1Api);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    let sts: Awaited<ReturnType<typeof apps.readNamespacedStatefulSet>>;
-    try {
-        sts = await apps.readNamespacedStatefulSet({ name: inputs.name, namespace: inputs.namespace });
-    } catch (err) {
-        if ((err as { code?: number }).code === 404) return { pods: {} };
-        throw err;
-    }
-    const selector = labelSelector(sts.spec?.selector?.matchLabels ?? {});
-    const pods = (await core.listNamespacedPod({ namespace: inputs.namespace, labelSelector: selector })).items
-        .map((p) => podView(p, inputs.name, inputs.container))
-        .filter((p) => p !== undefined);
-    const versions: Record<number, string | undefined> = {};
-    for (const pod of pods) versions[pod.ordinal] = pod.version;
-    const revisions = async (): Promise<Record<string, string>> => {
-        const list = await apps.listNamespacedControllerRevision({ namespace: inputs.namespace, labelSelector: selector });
-        return Object.fromEntries(list.items.map((r) => [r.metadata?.name ?? "", revisionVersion(r, inputs.container) ?? ""]));
-    };
-    const versionOf = async (revision: string | undefined) => !revision ? undefined
-        : pods.find((p) => p.revision === revision)?.version ?? (await revisions())[revision] ?? undefined;
+    const live = await import("./live");
+    const state = await live.readLive(loadKubeConfig(inputs.cluster), { namespace: inputs.namespace, statefulSetName: inputs.name, container: inputs.container });
     return {
-        currentVersion: await versionOf(sts.status?.currentRevision),
-        updateVersion: await versionOf(sts.status?.updateRevision),
-        pods: versions,
+        currentVersion: live.versionOfRevision(state, state.statefulSet?.currentRevision),
+        updateVersion: live.versionOfRevision(state, state.statefulSet?.updateRevision),
+        pods: Object.fromEntries(state.pods.map((p) => [p.ordinal, p.version])),
     };
 }
 
@@ -159,14 +115,7 @@ async function run(inputs: CheckInputs & Partial<StepPreview>): Promise<Record<s
     const kc = loadKubeConfig(inputs.cluster);
     const cluster = new KubeRolloutCluster(kc, inputs.namespace, inputs.name, inputs.container);
     try {
-        const report = await runRollout(cluster, {
-            namespace: inputs.namespace, name: inputs.name, replicas: inputs.replicas, partition: inputs.partition,
-            generation: inputs.generation, version: inputs.version, image: inputs.image, readyTimeoutSeconds: inputs.readyTimeoutSeconds,
-            transientGraceSeconds: inputs.transientGraceSeconds ?? CANARY_DEFAULTS.transientGraceSeconds,
-            crashLoopRestarts: inputs.crashLoopRestarts ?? CANARY_DEFAULTS.crashLoopRestarts,
-            rolloutTimeoutSeconds: inputs.rolloutTimeoutSeconds, replaceStuckPods: inputs.replaceStuckPods, gates: inputs.gates,
-            expectedStableVersion: inputs.expectedStableVersion || undefined,
-        }, realClock, (line) => progress(line, line.startsWith("replaced") ? "info" : "status"));
+        const report = await runRollout(cluster, inputs, realClock, (line) => progress(line, line.startsWith("replaced") ? "info" : "status"));
         progress(report.summary, "status");
         await progress.flush();
         return outputsOf(inputs, report);

@@ -4,10 +4,12 @@
  * RolloutCluster and Clock interfaces, so unit tests drive it with fakes; the dynamic provider runs
  * it against the stack's cluster (kube.ts).
  */
-import { PodView, StatefulSetView, StepTarget, Verdict, decide } from "./decide";
-import { GateResult, GateSettings, HttpProbe, gateFailureMessage, httpGate, metricGate, readyGate, restartGate } from "./gates";
+import { PodView, StatefulSetView, Verdict, decide } from "./decide";
+import { GateResult, HttpProbe, gateFailureMessage, httpGate, metricGate, readyGate, restartGate } from "./gates";
 import { redact } from "../redact";
 import { podRanges } from "./describe";
+import type { RolloutInputs } from "./inputs";
+import { versionOfRevision } from "./views";
 
 export interface PodEvidence {
     /** Last Warning events of the pod, oldest first, e.g. "BackOff: Back-off restarting failed container". */
@@ -68,28 +70,8 @@ export const realClock: Clock = {
     }),
 };
 
-export interface RolloutSpec {
-    namespace: string;
-    name: string;
-    replicas: number;
-    partition: number;
-    generation: number;
-    /** Version of the template (for messages and the HTTP gate's default). */
-    version: string;
-    /** Image of the canary container as applied (the live template must still have it). */
-    image?: string;
-    readyTimeoutSeconds: number;
-    /** How long a cause that can heal (pull error other than "not found", config error) may last. */
-    transientGraceSeconds: number;
-    /** Restarts a crash-looping container may reach before it fails the step. */
-    crashLoopRestarts: number;
-    /** Outer bound of the whole check. */
-    rolloutTimeoutSeconds: number;
-    replaceStuckPods: boolean;
-    /** When set, the pods below the partition must run this version. */
-    expectedStableVersion?: string;
-    gates: GateSettings;
-}
+/** What the runner checks: the check's inputs (inputs.ts). */
+export type RolloutSpec = RolloutInputs;
 
 export interface RolloutReport {
     durationSeconds: number;
@@ -159,21 +141,36 @@ function podOfReason(reason: string, pods: PodView[]): PodView | undefined {
 const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`;
 
 /**
- * The loop's memory across observations: when the view went out of sync and came back, and the
- * pods already deleted. decide() itself stays a pure function of one in-sync view.
+ * One run of the check: the loop's memory across observations (when the view went out of sync
+ * and came back, the pods already deleted) and its steps. decide() itself stays a pure function
+ * of one in-sync view.
  */
-class Watcher {
+class Rollout {
     private everSynced = false;
     private outSince?: number;
     /** Server time from which the pods have been in view without a gap (after the last outage). */
-    seenSince?: number;
+    private seenSince?: number;
     readonly replaced: string[] = [];
     private readonly replacedUids = new Set<string>();
+    readonly startedAt: number;
+    readonly deadline: number;
+    private wake?: AbortController;
 
-    constructor(private readonly cluster: RolloutCluster, private readonly clock: Clock, private readonly log: Log) {}
+    constructor(private readonly cluster: RolloutCluster, private readonly spec: RolloutSpec, private readonly clock: Clock, private readonly log: Log) {
+        this.startedAt = clock.now();
+        this.deadline = this.startedAt + spec.rolloutTimeoutSeconds * 1000;
+    }
+
+    /** A change wakes the loop at once (`onChange`); otherwise it looks again after `ms` (timeouts are time-based). */
+    readonly onChange = () => this.wake?.abort();
+    readonly settle = async (ms: number) => {
+        this.wake = new AbortController();
+        await this.clock.sleep(ms, this.wake.signal);
+        this.wake = undefined;
+    };
 
     /** undefined when the view is in sync; else why not (and a permanent error throws). */
-    outOfView(spec: RolloutSpec): string | undefined {
+    private outOfView(): string | undefined {
         const sync = this.cluster.sync();
         if (sync.synced) {
             if (this.outSince !== undefined) {
@@ -185,7 +182,7 @@ class Watcher {
             return undefined;
         }
         if (sync.permanent) {
-            throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} cannot be checked: ${sync.error ?? "the cluster refused the request"}`);
+            throw new RolloutFailure(`rollout of StatefulSet ${this.spec.namespace}/${this.spec.name} cannot be checked: ${sync.error ?? "the cluster refused the request"}`);
         }
         if (this.everSynced && this.outSince === undefined) this.outSince = sync.since;
         const what = this.everSynced ? "the cluster is out of view" : "connecting to the cluster";
@@ -193,7 +190,7 @@ class Watcher {
     }
 
     /** Deletes the pods decide() named (each once); a pod that cannot be deleted now is tried again on the next look. */
-    async replace(verdict: Extract<Verdict, { kind: "replace" }>): Promise<void> {
+    private async replace(verdict: Extract<Verdict, { kind: "replace" }>): Promise<void> {
         for (const [i, pod] of verdict.pods.entries()) {
             if (this.replacedUids.has(pod.uid)) continue;
             let outcome: Awaited<ReturnType<RolloutCluster["deletePod"]>>;
@@ -209,6 +206,70 @@ class Watcher {
             this.log(`replaced stuck pod: ${verdict.why[i]}; deleted it so the controller recreates it`);
         }
     }
+
+    /** One look: the verdict on an in-sync view, or why there is none. */
+    private look(): { verdict: Verdict; pods: PodView[] } {
+        const away = this.outOfView();
+        if (away) return { verdict: { kind: "waiting", reason: away }, pods: [] };
+        const pods = this.cluster.pods();
+        const now = this.clock.now() + this.cluster.serverOffset();
+        return { verdict: decide(this.cluster.statefulSet(), pods, { ...this.spec, seenSince: this.seenSince }, now), pods };
+    }
+
+    /** Waits for done; throws on failure or timeout. */
+    async untilDone(phase: string): Promise<Extract<Verdict, { kind: "done" }>> {
+        let lastReason = "";
+        for (;;) {
+            const now = this.clock.now();
+            const { verdict, pods } = this.look();
+            if (verdict.kind === "done") return verdict;
+            if (verdict.kind === "failed") throw await this.failure(verdict.pod, verdict.cause, verdict.hint);
+            if (verdict.kind === "replace") await this.replace(verdict);
+            else if (verdict.reason.replace(/\d+s/g, "") !== lastReason) {
+                // One line per state, not per second of the same one.
+                this.log(`${phase}: ${verdict.reason}`);
+                lastReason = verdict.reason.replace(/\d+s/g, "");
+            }
+            if (now >= this.deadline) {
+                const reason = verdict.kind === "waiting" ? verdict.reason : `replacing ${verdict.pods.map((p) => p.name).join(", ")}`;
+                throw await this.failure(podOfReason(reason, pods), `not done after rolloutTimeoutSeconds (${this.spec.rolloutTimeoutSeconds}s): ${reason}`);
+            }
+            await this.settle(Math.min(1000, Math.max(this.deadline - now, 0)));
+        }
+    }
+
+    private async failure(pod: PodView | undefined, cause: string, hint?: string): Promise<RolloutFailure> {
+        return new RolloutFailure(failureMessage(this.spec, pod, cause, hint, await pickEvidence(this.cluster, pod)));
+    }
+
+    /** The pods below the partition run the expected stable version, when one is expected. */
+    checkStable(): void {
+        const { spec } = this;
+        if (!spec.expectedStableVersion) return;
+        const off = this.cluster.pods().filter((p) => p.ordinal < Math.min(spec.partition, spec.replicas) && p.version !== spec.expectedStableVersion);
+        if (off.length > 0) {
+            throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed: the pods below the partition should run `
+                + `${spec.expectedStableVersion} (stableTag), but ${off.map((p) => `${p.name} runs ${p.version ?? "?"}`).join(", ")}`);
+        }
+    }
+
+    /** What runs where once the step and its gates passed. */
+    async report(done: Extract<Verdict, { kind: "done" }>, gates: GateResult[]): Promise<RolloutReport> {
+        const { spec, cluster } = this;
+        const sts = cluster.statefulSet();
+        const pods = cluster.pods().filter((p) => p.ordinal < spec.replicas).sort((a, b) => a.ordinal - b.ordinal);
+        const currentRevision = sts?.currentRevision ?? "";
+        const updateRevision = sts?.updateRevision ?? "";
+        const stableVersion = currentRevision === updateRevision ? spec.version
+            : versionOfRevision({ pods, revisionVersions: {} }, currentRevision)
+                ?? versionOfRevision({ pods, revisionVersions: await retried(() => cluster.revisionVersions(), this.clock, this.deadline) }, currentRevision) ?? "?";
+        return {
+            durationSeconds: Math.round((this.clock.now() - this.startedAt) / 100) / 10,
+            ordinalVersions: Object.fromEntries(pods.map((p) => [String(p.ordinal), p.version ?? "?"])),
+            stableVersion, currentRevision, updateRevision, replaced: this.replaced, staysUpdated: done.staysUpdated.map((p) => p.name), gates,
+            summary: summarize(spec, pods, stableVersion, done.staysUpdated, this.replaced, gates),
+        };
+    }
 }
 
 /**
@@ -218,85 +279,16 @@ class Watcher {
  * rejects with a RolloutFailure naming the cause.
  */
 export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, log: Log): Promise<RolloutReport> {
-    const startedAt = clock.now();
-    const deadline = startedAt + spec.rolloutTimeoutSeconds * 1000;
-    const target: StepTarget = {
-        replicas: spec.replicas, partition: spec.partition, generation: spec.generation, image: spec.image,
-        readyTimeoutSeconds: spec.readyTimeoutSeconds, transientGraceSeconds: spec.transientGraceSeconds,
-        crashLoopRestarts: spec.crashLoopRestarts, replaceStuckPods: spec.replaceStuckPods,
-    };
-    // A change wakes the loop at once; otherwise it re-evaluates every second (timeouts are time-based).
-    let wake: AbortController | undefined;
-    const onChange = () => wake?.abort();
-    const settle = async (ms: number) => {
-        wake = new AbortController();
-        await clock.sleep(ms, wake.signal);
-        wake = undefined;
-    };
-    const watcher = new Watcher(cluster, clock, log);
-
-    /** Waits for done; throws on failure or timeout. */
-    const untilDone = async (phase: string): Promise<Extract<Verdict, { kind: "done" }>> => {
-        let lastReason = "";
-        for (;;) {
-            const now = clock.now();
-            const away = watcher.outOfView(spec);
-            const pods = away ? [] : cluster.pods();
-            const verdict: Verdict = away
-                ? { kind: "waiting", reason: away }
-                : decide(cluster.statefulSet(), pods, { ...target, seenSince: watcher.seenSince }, now + cluster.serverOffset());
-            if (verdict.kind === "done") return verdict;
-            if (verdict.kind === "failed") {
-                throw new RolloutFailure(failureMessage(spec, verdict.pod, verdict.cause, verdict.hint, await pickEvidence(cluster, verdict.pod)));
-            }
-            if (verdict.kind === "replace") await watcher.replace(verdict);
-            else if (verdict.reason.replace(/\d+s/g, "") !== lastReason) {
-                // One line per state, not per second of the same one.
-                log(`${phase}: ${verdict.reason}`);
-                lastReason = verdict.reason.replace(/\d+s/g, "");
-            }
-            if (now >= deadline) {
-                const reason = verdict.kind === "waiting" ? verdict.reason : `replacing ${verdict.pods.map((p) => p.name).join(", ")}`;
-                const pod = podOfReason(reason, pods);
-                throw new RolloutFailure(failureMessage(spec, pod, `not done after rolloutTimeoutSeconds (${spec.rolloutTimeoutSeconds}s): ${reason}`,
-                    undefined, await pickEvidence(cluster, pod)));
-            }
-            await settle(Math.min(1000, Math.max(deadline - now, 0)));
-        }
-    };
-
-    await cluster.start(onChange);
+    const rollout = new Rollout(cluster, spec, clock, log);
+    await cluster.start(rollout.onChange);
     try {
-        let done = await untilDone("waiting");
-        if (spec.expectedStableVersion) {
-            const off = cluster.pods().filter((p) => p.ordinal < Math.min(spec.partition, spec.replicas) && p.version !== spec.expectedStableVersion);
-            if (off.length > 0) {
-                throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed: the pods below the partition should run `
-                    + `${spec.expectedStableVersion} (stableTag), but ${off.map((p) => `${p.name} runs ${p.version ?? "?"}`).join(", ")}`);
-            }
-        }
-        const gates = await runGates(cluster, spec, clock, deadline, settle, async () => { done = await untilDone("baking"); });
-        const failed = gates.filter((g) => !g.passed);
-        if (failed.length > 0) {
+        let done = await rollout.untilDone("waiting");
+        rollout.checkStable();
+        const gates = await runGates(cluster, spec, clock, rollout.deadline, rollout.settle, async () => { done = await rollout.untilDone("baking"); });
+        if (gates.some((g) => !g.passed)) {
             throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed its gates:\n${gateFailureMessage(gates)}`);
         }
-        const sts = cluster.statefulSet();
-        const pods = cluster.pods().filter((p) => p.ordinal < spec.replicas).sort((a, b) => a.ordinal - b.ordinal);
-        const currentRevision = sts?.currentRevision ?? "";
-        const updateRevision = sts?.updateRevision ?? "";
-        const ordinalVersions = Object.fromEntries(pods.map((p) => [String(p.ordinal), p.version ?? "?"]));
-        const stableVersion = currentRevision === updateRevision
-            ? spec.version
-            : pods.find((p) => p.revision === currentRevision)?.version
-                ?? (await retried(() => cluster.revisionVersions(), clock, deadline))[currentRevision] ?? "?";
-        const staysUpdated = done.staysUpdated.map((p) => p.name);
-        const { replaced } = watcher;
-        const report: RolloutReport = {
-            durationSeconds: Math.round((clock.now() - startedAt) / 100) / 10,
-            ordinalVersions, stableVersion, currentRevision, updateRevision, replaced, staysUpdated, gates,
-            summary: summarize(spec, pods, stableVersion, done.staysUpdated, replaced, gates),
-        };
-        return report;
+        return await rollout.report(done, gates);
     } finally {
         cluster.stop();
     }

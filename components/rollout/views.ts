@@ -2,6 +2,7 @@
  * Kubernetes objects (as the API returns them) to the views decide() works on. Pure functions,
  * shared by the rollout check and the sts-canary tool.
  */
+import { tagOf } from "../images/reference";
 import type { PodView, StatefulSetView } from "./decide";
 
 /** Pod and template label carrying the version name (set by the component on the pod template). */
@@ -16,12 +17,6 @@ export function ordinalOf(podName: string, statefulSetName: string): number | un
     return /^\d+$/.test(rest) ? Number(rest) : undefined;
 }
 
-/** `<repo>:v2@sha256:...` -> `v2`; undefined when the reference has no tag. */
-export function tagOf(image: string): string | undefined {
-    const withoutDigest = image.split("@")[0];
-    const match = /:([^:/]+)$/.exec(withoutDigest);
-    return match ? match[1] : undefined;
-}
 
 const time = (value: unknown): number | undefined => {
     if (value === undefined || value === null) return undefined;
@@ -93,6 +88,15 @@ export function revisionVersion(revision: any, container?: string): string | und
     const containers: any[] = template?.spec?.containers ?? [];
     const image = (containers.find((c) => c.name === container) ?? containers[0])?.image;
     return image ? tagOf(image) : undefined;
+}
+
+/**
+ * Version of a revision: from a pod on it (its label), else from the ControllerRevision's
+ * template (`revisionVersions`, as listRevisionVersions reads them). The one place for it.
+ */
+export function versionOfRevision(live: { pods: PodView[]; revisionVersions: Record<string, string> }, revision: string | undefined): string | undefined {
+    if (!revision) return undefined;
+    return live.pods.find((p) => p.revision === revision && p.version)?.version ?? live.revisionVersions[revision];
 }
 
 /** `a=b,c=d` from matchLabels. */

@@ -36,7 +36,7 @@ canary = sts_canary.StatefulSetCanary(
             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}},
         }],
     },
-    service=sts_canary.ServiceOptionsArgs(
+    service=sts_canary.ServiceArgsArgs(
         type="NodePort",
         ports=[{"name": "web", "port": 80, "targetPort": "web", "nodePort": config.get_int("nodePort") or 30083}],
     ),

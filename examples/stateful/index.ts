@@ -13,6 +13,9 @@ const db = new StatefulSetCanary("db", {
     partition: config.getNumber("partition") ?? 0,
     replicas: config.getNumber("replicas") ?? 3,
     images: { v1: release("v1"), v2: release("v2") },
+    // Releases verified in another stack (what `sts-canary promote-env` writes), deployed by digest.
+    pinnedImages: config.getObject<string[]>("pinnedImages") ?? [],
+    configKeys: { version: "imageTag", partition: "partition", replicas: "replicas", pinnedImages: "pinnedImages" },
     registry: {
         server: config.require("registryServer"),
         repository: "library/stateful-db",

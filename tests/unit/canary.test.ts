@@ -3,11 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DIGEST, byType, installMocks, liveVersions, registered, registeredUrns, unwrap } from "./mocks";
+import { FAKE_DIGEST, byType, installMocks, liveVersions, projectDefaults, registered, registeredUrns, unwrap } from "./mocks";
 import type { CanaryArgs } from "../../components/args";
 import type { StatefulSetCanary } from "../../components/canary";
-import { RawSettings, validateSettings } from "../../program/settings";
-import { seedCanaryArgs } from "../../program/seed";
+import { RawConfig, seedArgs as seedProgramArgs } from "../../program/config";
 
 const PASSWORD = "s3cr3t-Harbor-pw";
 const BUILD_DIR = path.join(os.tmpdir(), "sts-canary-unit-build");
@@ -26,9 +25,9 @@ function allOn(name: string, replicas: number, version: string): void {
 }
 
 /** The seed program's arguments for stack settings (as strings, like stack config). */
-function seedArgs(name: string, raw: RawSettings = {}): CanaryArgs {
-    const settings = validateSettings({ registryServer: "127.0.0.1:5443", appName: name, namespace: name, ...raw });
-    return { ...seedCanaryArgs(settings, pulumi.secret(PASSWORD)), buildDirectory: BUILD_DIR };
+function seedArgs(name: string, raw: RawConfig = {}): CanaryArgs {
+    const { args } = seedProgramArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", appName: name, namespace: name, ...raw }, pulumi.secret(PASSWORD));
+    return { ...args, buildDirectory: BUILD_DIR };
 }
 
 async function deploy(name: string, args: CanaryArgs): Promise<StatefulSetCanary> {
@@ -147,8 +146,9 @@ describe("StatefulSetCanary with the seed's version-page preset", () => {
         assert.strictEqual(await unwrap(canary.nodePort), 30080);
         const contract = await unwrap(canary.contract);
         assert.deepStrictEqual({ ...contract, images: Object.keys(contract.images) }, {
-            contract: 1, namespace: "graph", statefulSetName: "graph", container: "nginx", images: ["v1", "v2"],
-            templateVersion: "v2", partition: 3, replicas: 5, stableVersion: "v1",
+            contract: 2, namespace: "graph", statefulSetName: "graph", container: "nginx", images: ["v1", "v2"],
+            templateVersion: "v2", partition: 3, replicas: 5, stableVersion: "v1", registry: "127.0.0.1:5443",
+            configKeys: { version: "imageTag", partition: "partition", replicas: "replicas", pinnedImages: "pinnedImages" },
         });
     });
 
@@ -359,9 +359,9 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
         ]],
         ["everything at once", { replicas: 0, namespace: "Bad_NS", readyTimeoutSeconds: 1, service: { type: "Ingress" }, gates: { http: { port: 80, path: "x" } } }, [
             "replicas: 0 is out of range; allowed 1..1000",
+            "readyTimeoutSeconds: 1 is out of range; allowed 10..3600",
             'namespace: "Bad_NS" is not a valid namespace (RFC 1123 label, at most 63 characters)',
             'service.type: "Ingress" is not allowed; allowed: ClusterIP, NodePort, LoadBalancer',
-            "readyTimeoutSeconds: 1 is out of range; allowed 10..3600",
             'gates.http.path: "x" must start with /',
         ]],
     ];

@@ -3,7 +3,10 @@
  * so every test file goes through `installMocks()` here and reads what was registered from
  * `registered` (inputs as the program sent them) and `registeredUrns()` (with parent chains).
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
 import type { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { LiveVersions, describeStep } from "../../components/rollout/describe";
 
@@ -119,8 +122,19 @@ export function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
 }
 
 /** Sets the stack config the next program import reads (keys without the project prefix). */
+/**
+ * The seed program's Pulumi.yaml defaults as strings, the way the CLI hands them to the program
+ * when a stack does not set a key (lists as JSON).
+ */
+export function projectDefaults(): Record<string, string> {
+    const project = yaml.load(fs.readFileSync(path.resolve(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    return Object.fromEntries(Object.entries(project.config).filter(([, e]) => e.default !== undefined)
+        .map(([key, e]) => [key, typeof e.default === "string" ? e.default : JSON.stringify(e.default)]));
+}
+
+/** Stack config for a program run: the project's defaults, overridden by `values`. */
 export function setConfig(values: Record<string, string>, secretKeys: string[] = []): void {
-    const prefixed = Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+    const prefixed = Object.fromEntries(Object.entries({ ...projectDefaults(), ...values }).map(([k, v]) => [`${PROJECT}:${k}`, v]));
     pulumi.runtime.setAllConfig(prefixed, secretKeys.map((k) => `${PROJECT}:${k}`));
 }
 

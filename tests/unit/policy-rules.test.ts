@@ -1,8 +1,9 @@
 import * as assert from "assert";
 import {
     DEFAULT_PROD_STACK_PATTERN, RuleContext, imagesFromConfiguredRegistry, imagesPinnedByDigest, noMutableTagsInProd,
-    parseImage, partitionWithinBounds, prodReplicasAtLeastTwo, resourceLimitsSet,
+    partitionWithinBounds, prodReplicasAtLeastTwo, resourceLimitsSet,
 } from "../../policy/rules";
+import { parseReference as parseImage } from "../../components/images/reference";
 
 const DIGEST = "sha256:" + "e".repeat(64);
 const GOOD_IMAGE = `127.0.0.1:5443/library/version-test:v2@${DIGEST}`;

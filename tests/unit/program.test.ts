@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, installMocks, liveVersions, registered, setConfig, unwrap } from "./mocks";
+import { PROJECT, installMocks, liveVersions, projectDefaults, registered, setConfig, unwrap } from "./mocks";
 
 const PROGRAM = path.resolve(__dirname, "../../index.ts");
 const PASSWORD = "pr0gram-Harbor-pw";
@@ -67,6 +67,7 @@ describe("program (index.ts)", () => {
 
     it("sends the stack's kubernetes:kubeconfig and kubernetes:context to the rollout check", async () => {
         pulumi.runtime.setAllConfig({
+            ...Object.fromEntries(Object.entries(projectDefaults()).map(([k, v]) => [`${PROJECT}:${k}`, v])),
             [`${PROJECT}:registryPassword`]: PASSWORD, [`${PROJECT}:namespace`]: "prog5", [`${PROJECT}:appName`]: "prog5",
             "kubernetes:kubeconfig": "/tmp/some/kubeconfig", "kubernetes:context": "dev-cluster",
         }, [`${PROJECT}:registryPassword`]);
@@ -101,7 +102,6 @@ describe("program (index.ts)", () => {
         ["ready timeout too short", { readyTimeoutSeconds: "5" }, /readyTimeoutSeconds: 5 is out of range; allowed 10\.\.3600/],
         ["replaceStuckPods not a boolean", { replaceStuckPods: "yes" }, /replaceStuckPods: "yes" is not a boolean; allowed: true, false/],
         ["metric without threshold", { metricUrl: "http://127.0.0.1:9/x" }, /metricThreshold: not set; a number is required when metricUrl is set/],
-        ["a gate key of the tool's era", { gateBakeSeconds: "20" }, /gateBakeSeconds: renamed to bakeSeconds/],
         ["a bake longer than the step may take", { bakeSeconds: "700" }, /bakeSeconds: 700 is not less than rolloutTimeoutSeconds \(600\)/],
         ["deleteNamespace not a boolean", { deleteNamespace: "sure" }, /deleteNamespace: "sure" is not a boolean; allowed: true, false/],
         ["a crash-loop limit out of range", { crashLoopRestarts: "-1" }, /crashLoopRestarts: -1 is out of range; allowed 0\.\.100/],

@@ -1,27 +1,47 @@
+/**
+ * One source of truth: the component's options table (components/options.ts) holds every default
+ * and range; Pulumi.yaml (the seed program's config schema), the README and the argument docs are
+ * held to it here, and the program reads exactly the keys Pulumi.yaml declares.
+ */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { DEFAULTS, RawSettings, keyValueEntries, validateSettings } from "../../program/settings";
+import { OPTIONS, OptionName, optionsTable } from "../../components/options";
+import { CONFIG_KEYS, ConfigError, seedArgs } from "../../program/config";
+import { projectDefaults } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "../..");
 const readYaml = (file: string) => yaml.load(fs.readFileSync(path.join(ROOT, file), "utf8")) as Record<string, any>;
+type Entry = { type: string; default?: unknown; description?: string; secret?: boolean };
+
+/** Seed config keys that set a component option (the rest are the seed's own: names, registry, versions...). */
+const OPTION_OF_KEY: Partial<Record<string, OptionName>> = {
+    imageBuilder: "imageBuilder", deleteNamespace: "deleteNamespace", readyTimeoutSeconds: "readyTimeoutSeconds",
+    transientGraceSeconds: "transientGraceSeconds", crashLoopRestarts: "crashLoopRestarts", rolloutTimeoutSeconds: "rolloutTimeoutSeconds",
+    replaceStuckPods: "replaceStuckPods", bakeSeconds: "bakeSeconds", maxRestarts: "maxRestarts", checkVersionPage: "checkVersionPage",
+    baseImage: "versionPageBaseImage",
+};
 
 describe("Pulumi.yaml config schema", () => {
     const project = readYaml("Pulumi.yaml");
-    const schema = project.config as Record<string, { type: string; default?: unknown; description?: string; secret?: boolean }>;
+    const schema = project.config as Record<string, Entry>;
 
-    it("declares every setting with the program's default", () => {
-        for (const [key, defaultValue] of Object.entries(DEFAULTS)) {
-            assert.ok(schema[key], `Pulumi.yaml does not declare ${key}`);
-            // pinnedImages and nodeSelector are maps in the program and lists of "key=value"
-            // entries in stack config (project config has no map type).
-            const value = key === "pinnedImages" || key === "nodeSelector"
-                ? keyValueEntries(defaultValue as Record<string, string>) : defaultValue;
-            assert.deepStrictEqual(schema[key].default, value, `default of ${key}`);
-            const expectedType = Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : typeof value === "boolean" ? "boolean" : "string";
-            assert.strictEqual(schema[key].type, expectedType, `type of ${key}`);
+    it("declares exactly the keys the program reads (and the secret password)", () => {
+        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword"].sort());
+    });
+
+    it("gives every component option the component's own default and type", () => {
+        for (const [key, option] of Object.entries(OPTION_OF_KEY)) {
+            const spec = OPTIONS[option!] as { default?: unknown };
+            assert.deepStrictEqual(schema[key].default, spec.default, `default of ${key}`);
+            const type = typeof spec.default === "number" ? "integer" : typeof spec.default;
+            assert.strictEqual(schema[key].type, type, `type of ${key}`);
         }
+    });
+
+    it("holds defaults the component accepts", () => {
+        assert.doesNotThrow(() => seedArgs(projectDefaults(), "pw"));
     });
 
     it("describes every key and declares the password secret without a default", () => {
@@ -41,13 +61,16 @@ for (const stack of ["dev", "prod"]) {
         const config = readYaml(`Pulumi.${stack}.yaml`).config as Record<string, unknown>;
 
         it("holds valid settings", () => {
-            const raw: RawSettings = {};
+            const raw: Record<string, string> = {};
             for (const [key, value] of Object.entries(config)) {
-                if (!key.startsWith("sts-canary:")) continue;
-                const name = key.slice("sts-canary:".length) as keyof RawSettings;
-                raw[name] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+                if (!key.startsWith("sts-canary:") || key === "sts-canary:registryPassword") continue;
+                raw[key.slice("sts-canary:".length)] = Array.isArray(value) ? JSON.stringify(value) : String(value);
             }
-            assert.doesNotThrow(() => validateSettings(raw));
+            try {
+                seedArgs({ ...projectDefaults(), ...raw }, "pw");
+            } catch (err) {
+                assert.fail(err instanceof ConfigError ? err.message : String(err));
+            }
         });
 
         it("holds no plaintext registry password", () => {
@@ -57,9 +80,9 @@ for (const stack of ["dev", "prod"]) {
     });
 }
 
-describe("README configuration reference", () => {
+describe("README", () => {
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const schema = readYaml("Pulumi.yaml").config as Record<string, { default?: unknown }>;
+    const schema = readYaml("Pulumi.yaml").config as Record<string, Entry>;
     for (const [key, entry] of Object.entries(schema)) {
         it(`documents ${key} with its default`, () => {
             const row = readme.split("\n").find((line) => line.startsWith(`| \`${key}\``));
@@ -68,6 +91,26 @@ describe("README configuration reference", () => {
                 : Array.isArray(entry.default) ? `\`${JSON.stringify(entry.default)}\``
                     : entry.default === "" ? "(empty)" : `\`${String(entry.default)}\``;
             assert.ok(row.includes(shown), `row for ${key} does not show default ${shown}: ${row}`);
+        });
+    }
+
+    it("lists the component's options as the options table says (`npm run docs` writes it)", () => {
+        const begin = readme.indexOf("<!-- options:begin -->");
+        const end = readme.indexOf("<!-- options:end -->");
+        assert.ok(begin >= 0 && end > begin, "README has no options table markers");
+        assert.strictEqual(readme.slice(begin + "<!-- options:begin -->".length, end).trim(), optionsTable());
+    });
+});
+
+describe("argument docs (components/args.ts)", () => {
+    const source = fs.readFileSync(path.join(ROOT, "components", "args.ts"), "utf8");
+    for (const [name, spec] of Object.entries(OPTIONS) as [string, { path: string; default?: unknown }][]) {
+        if (spec.default === undefined) continue;
+        it(`${spec.path}: any default its doc comment states is the table's`, () => {
+            const property = spec.path.split(".").pop()!;
+            const doc = new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*${property}\\?:`).exec(source)?.[1] ?? "";
+            const stated = /default:? `?([^,;)`\s]+)/.exec(doc)?.[1]?.replace(/:$/, "");
+            if (stated !== undefined) assert.strictEqual(stated, String(spec.default), `${name}: "${doc.trim()}"`);
         });
     }
 });

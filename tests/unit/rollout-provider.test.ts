@@ -1,11 +1,12 @@
 import * as assert from "assert";
 import { kubeconfigSource, clusterAccessFromConfig, describeAccess } from "../../components/cluster";
 import { CheckInputs, UNKNOWN, changedKeys, check, diff } from "../../components/rollout/provider";
-import { podView, revisionVersion, statefulSetView, tagOf } from "../../components/rollout/views";
+import { tagOf } from "../../components/images/reference";
+import { podView, revisionVersion, statefulSetView } from "../../components/rollout/views";
 
 const inputs = (extra: Partial<CheckInputs> = {}): CheckInputs => ({
     namespace: "ns", name: "web", generation: 4, replicas: 5, partition: 3, version: "v2", image: "reg/app:v2@sha256:x", container: "app",
-    readyTimeoutSeconds: 120, rolloutTimeoutSeconds: 600, replaceStuckPods: true, expectedStableVersion: "",
+    readyTimeoutSeconds: 120, transientGraceSeconds: 30, crashLoopRestarts: 2, rolloutTimeoutSeconds: 600, replaceStuckPods: true, expectedStableVersion: "",
     gates: { bakeSeconds: 0, maxRestarts: 0 }, cluster: { context: "local" }, ...extra,
 });
 

@@ -71,7 +71,8 @@ function fakeClock(cluster: FakeCluster): Clock & { t: number } {
 function spec(extra: Partial<RolloutSpec> = {}): RolloutSpec {
     return {
         namespace: "ns", name: "web", replicas: 5, partition: 3, generation: 3, version: "v2", readyTimeoutSeconds: 120, transientGraceSeconds: 30, crashLoopRestarts: 1,
-        rolloutTimeoutSeconds: 600, replaceStuckPods: true, gates: { bakeSeconds: 0, maxRestarts: 0 }, ...extra,
+        rolloutTimeoutSeconds: 600, replaceStuckPods: true, gates: { bakeSeconds: 0, maxRestarts: 0 }, image: "reg/app:v2@sha256:r2", container: "app",
+        expectedStableVersion: "", ...extra,
     };
 }
 

@@ -1,7 +1,10 @@
 import * as assert from "assert";
 import { MUTABLE_TAGS } from "../../components/tags";
 import { DEFAULT_PROD_STACK_PATTERN, noMutableTagsInProd } from "../../policy/rules";
-import { DEFAULTS, SettingsError, validateSettings } from "../../program/settings";
+import { ConfigError, seedArgs } from "../../program/config";
+import { projectDefaults } from "./mocks";
+
+const validate = (raw: Record<string, string>) => seedArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", ...raw }, "pw");
 
 const DIGEST = "sha256:" + "e".repeat(64);
 
@@ -10,10 +13,10 @@ const DIGEST = "sha256:" + "e".repeat(64);
 describe("mutable tags (one list for the program and the policy pack)", () => {
     for (const tag of MUTABLE_TAGS) {
         it(`"${tag}" is refused by the program's validation and by the prod policy`, () => {
-            assert.throws(() => validateSettings({ versions: JSON.stringify([...DEFAULTS.versions, tag]) }),
-                (err: unknown) => err instanceof SettingsError && err.problems.some((p) => p.startsWith(`versions: "${tag}" is a mutable tag`)));
-            assert.throws(() => validateSettings({ imageTag: tag }),
-                (err: unknown) => err instanceof SettingsError && err.problems.some((p) => p.startsWith(`imageTag: "${tag}" is a mutable tag and is never allowed`)));
+            assert.throws(() => validate({ versions: JSON.stringify(["v1", "v2", tag]) }),
+                (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith(`versions: "${tag}" is a mutable tag`)));
+            assert.throws(() => validate({ imageTag: tag }),
+                (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith(`imageTag: "${tag}" is a mutable tag and is never allowed`)));
             const violations = noMutableTagsInProd({ spec: { template: { spec: { containers: [{ name: "app", image: `h.example.com/r:${tag}@${DIGEST}` }] } } } },
                 { stack: "prod", prodStackPattern: DEFAULT_PROD_STACK_PATTERN });
             assert.strictEqual(violations.length, 1, `the policy let ${tag} through`);

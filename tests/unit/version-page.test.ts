@@ -1,7 +1,6 @@
 import * as assert from "assert";
-import {
-    buildContextFiles, contextHash, digestOf, pinnedImageRef, repositoryRef, versionLabel, versionPage,
-} from "../../components/images/version-page";
+import { digestOf, pinnedReference } from "../../components/images/reference";
+import { buildContextFiles, contextHash, repositoryRef, versionLabel, versionPage } from "../../components/images/version-page";
 
 describe("app content", () => {
     const labels: [string, string][] = [["v1", "V1"], ["v2", "V2"], ["v10.1", "V10.1"], ["rc1", "Rc1"]];
@@ -36,6 +35,6 @@ describe("app content", () => {
 
     it("pins images as repo:tag@digest", () => {
         const repo = repositoryRef("127.0.0.1:5443", "library", "version-test");
-        assert.strictEqual(pinnedImageRef(repo, "v1", digest), `127.0.0.1:5443/library/version-test:v1@${digest}`);
+        assert.strictEqual(pinnedReference(repo, "v1", digest), `127.0.0.1:5443/library/version-test:v1@${digest}`);
     });
 });

@@ -1,6 +1,6 @@
 /** What the command modules share: integer flags, the session, and how an outcome is reported. */
 import { InvalidArgumentError } from "commander";
-import { Outcome } from "../exit";
+import { Outcome } from "../errors";
 import { TimelineEntry } from "../operation";
 import { Session } from "../session";
 

@@ -1,7 +1,8 @@
 /** `sts-canary rollback`: undoes the operation in flight (or interrupted), or reverts a canary. */
 import { Command } from "commander";
+import { EXIT, Outcome } from "../errors";
+import { ToolContext, rollbackWith, withOperation } from "../core";
 import { TimelineEntry } from "../operation";
-import { rollback } from "../operator";
 import { CommandHost, report } from "./common";
 
 export function register(program: Command, host: CommandHost): void {
@@ -17,3 +18,19 @@ export function register(program: Command, host: CommandHost): void {
             report(host, session, await rollback(ctx, options.reason), entries);
         });
 }
+
+/** `rollback`: undoes the in-flight (or interrupted) operation, or reverts a canary to the stable version. */
+export async function rollback(ctx: ToolContext, reason: string): Promise<Outcome> {
+    return withOperation(ctx, async (op) => {
+        const record = op.interrupted;
+        const { canary } = op;
+        if (!record && canary.templateVersion === canary.stableVersion && canary.live.pods.every((p) => p.version === canary.stableVersion && p.ready)
+            && canary.pending.length === 0) {
+            return { code: EXIT.ok, message: `nothing to roll back: every pod runs ${canary.stableVersion} and the template is ${canary.stableVersion}` };
+        }
+        if (record) await op.log("resume", `rolling back the interrupted ${record.kind} of ${record.canaryVersion} (started by ${record.startedBy.user}@${record.startedBy.host} at ${record.startedAt})`);
+        await op.refreshIfInterrupted();
+        return rollbackWith(op, reason, record);
+    });
+}
+

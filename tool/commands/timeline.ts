@@ -1,7 +1,7 @@
 /** `sts-canary timeline`: what the tool did on the stack, from the ConfigMap in the cluster. */
 import { Command } from "commander";
 import { contractOf } from "../canary";
-import { RefusedError } from "../exit";
+import { RefusedError } from "../errors";
 import { OperationStore } from "../operation";
 import { formatEntry } from "../status";
 import { CommandHost, integer } from "./common";

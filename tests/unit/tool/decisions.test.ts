@@ -3,14 +3,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { CanaryContract } from "sts-canary/api";
-import { pendingConfig, contractOf } from "../../../tool/canary";
-import { pinnedList, promotionBlockers, registryOf, restoreOf, safeStartPartition, snapshot, withPinned } from "../../../tool/environments";
-import { EXIT, Interrupted, RefusedError, UsageError } from "../../../tool/exit";
+import { contractOf, desiredOf, keysOf, pendingConfig } from "../../../tool/canary";
+import { registryOf, withPin } from "sts-canary/api";
+import { pinnedList, promotionBlockers, restoreOf, safeStartPartition, snapshot } from "../../../tool/environments";
+import { ClusterUnavailable, EXIT, Interrupted, LockLost, RefusedError, UsageError, exitCodeOf } from "../../../tool/errors";
 import { resolveCluster, serverTimes } from "../../../tool/kube";
-import { exitCodeOf } from "../../../tool/main";
-import { LockLost } from "../../../tool/operation";
 import { parsePlan, remainingSteps, stepTarget } from "../../../tool/plan";
-import { ClusterUnavailable } from "../../../tool/ports";
 import { parseBackendLocks, upFailureCause } from "../../../tool/stack";
 import { CanaryStatus, PodStatus, age, describeOperation, progressBar, renderStatus, settled } from "../../../tool/status";
 
@@ -38,8 +36,8 @@ describe("tool: plans and steps", () => {
 });
 
 const contract = (over: Partial<CanaryContract> = {}): CanaryContract => ({
-    contract: 1, namespace: "sts", statefulSetName: "web", container: "nginx", images: { v2: "r/x:v2@sha256:a" },
-    templateVersion: "v2", partition: 0, replicas: 3, stableVersion: "v2", ...over,
+    contract: 2, namespace: "sts", statefulSetName: "web", container: "nginx", images: { v2: "r/x:v2@sha256:a" },
+    templateVersion: "v2", partition: 0, replicas: 3, stableVersion: "v2", configKeys: { version: "imageTag", partition: "partition", replicas: "replicas" }, ...over,
 });
 
 function pod(ordinal: number, over: Partial<PodStatus> = {}): PodStatus {
@@ -79,8 +77,8 @@ describe("tool: promote-env preconditions and config", () => {
     }
 
     it("pins a version (replacing its old pin), starts on one pod, reads the registry", () => {
-        assert.deepStrictEqual(withPinned([], "v2", "r@sha256:1"), ["v2=r@sha256:1"]);
-        assert.deepStrictEqual(withPinned(["v1=a", "v2=old"], "v2", "new"), ["v1=a", "v2=new"]);
+        assert.deepStrictEqual(withPin([], "v2", "r@sha256:1"), ["v2=r@sha256:1"]);
+        assert.deepStrictEqual(withPin(["v1=a", "v2=old"], "v2", "new"), ["v1=a", "v2=new"]);
         for (const [replicas, partition] of [[5, 4], [2, 1], [1, 0]]) assert.strictEqual(safeStartPartition(replicas), partition);
         assert.strictEqual(registryOf("127.0.0.1:5443/library/x:v1@sha256:1"), "127.0.0.1:5443");
         assert.deepStrictEqual(pinnedList(undefined), []);
@@ -103,11 +101,21 @@ describe("tool: the contract and the stack config", () => {
         assert.strictEqual(contractOf({}), undefined);
         assert.deepStrictEqual(contractOf({ stsCanary: contract() }), contract());
         assert.throws(() => contractOf({ stsCanary: { contract: 2 } }), RefusedError);
+        assert.throws(() => contractOf({ stsCanary: { ...contract(), contract: 1 } }), /written by an older sts-canary \(contract 1\): run `pulumi up` once/);
+    });
+
+    it("takes the program's config keys from the contract: the tool operates any program that names them", () => {
+        const stateful = contract({ configKeys: { version: "release", partition: "canaryFrom" } });
+        assert.deepStrictEqual(keysOf(stateful, "db"), { version: "db:release", partition: "db:canaryFrom", replicas: undefined, pinnedImages: undefined });
+        const keys = keysOf(contract({ configKeys: { version: "imageTag", partition: "partition", pinnedImages: "pins" } }), "p");
+        assert.strictEqual(keys.pinnedImages, "p:pins");
+        const config = { "db:release": { value: "v3", secret: false }, "db:canaryFrom": { value: "1", secret: false } };
+        assert.deepStrictEqual(pendingConfig(desiredOf(config, keysOf(stateful, "db")), stateful), ["release v3 (config) vs v2 (deployed)", "canaryFrom 1 (config) vs 0 (deployed)"]);
     });
 
     it("lists what the stack file says differently from the last deployment (unset keys use the program's defaults)", () => {
         assert.deepStrictEqual(pendingConfig({}, contract()), []);
-        assert.deepStrictEqual(pendingConfig({ imageTag: "v1", partition: 2, replicas: 3 }, contract()), ["imageTag v1 (config) vs v2 (deployed)", "partition 2 (config) vs 0 (deployed)"]);
+        assert.deepStrictEqual(pendingConfig({ version: "v1", partition: 2, replicas: 3 }, contract()), ["imageTag v1 (config) vs v2 (deployed)", "partition 2 (config) vs 0 (deployed)"]);
         assert.deepStrictEqual(pendingConfig({}, undefined), ["never deployed"]);
     });
 });
@@ -135,8 +143,8 @@ describe("tool: status", () => {
 
     it("describes an operation whose operator is alive, and one that is gone", () => {
         const record = {
-            format: 1 as const, id: "x", kind: "promote" as const, stack: "dev", project: "shop", backend: "file:///x", plan: [3, 1, 0], currentTarget: 1,
-            phase: "applying" as const, stableVersion: "v1", canaryVersion: "v2", initialPartition: 5, initialImageTag: "v1", config: {},
+            format: 2 as const, id: "x", kind: "promote" as const, stack: "dev", project: "shop", backend: "file:///x", plan: [3, 1, 0], currentTarget: 1,
+            phase: "applying" as const, stableVersion: "v1", canaryVersion: "v2", initialPartition: 5, initialVersion: "v1", config: {},
             startedBy: { user: "alice", host: "laptop", pid: 7, checkout: "/a" }, startedAt: "2026-11-25T11:58:00Z", updatedAt: "2026-11-25T11:59:00Z",
         };
         const lease = { holder: "alice@laptop pid 7 in /a", renewedAt: now - 4000, expiresAt: now + 26_000, expired: false };

@@ -4,12 +4,11 @@
  * a stack whose `up` plays the program plus the rollout check on that cluster.
  */
 import type { CanaryContract, Clock, PodView, StatefulSetView } from "sts-canary/api";
-import { Holder } from "../../../tool/operation";
-import {
-    BackendLock, CanaryTarget, ClusterPort, ClusterUnavailable, Conflict, LeaseObject, LiveState, LiveWatch, RecordObject, StackConfig,
-    StackPort, UpFailed,
-} from "../../../tool/ports";
-import type { ToolContext } from "../../../tool/operator";
+import { Holder } from "../../../tool/holder";
+import type { LiveState } from "sts-canary/api";
+import { BackendLock, ClusterUnavailable, Conflict, UpFailed } from "../../../tool/errors";
+import type { ToolContext } from "../../../tool/core";
+import { CanaryTarget, ClusterPort, LeaseObject, LiveWatch, RecordObject, StackConfig, StackPort } from "../../../tool/ports";
 
 export const T0 = Date.parse("2026-11-25T12:00:00Z");
 
@@ -267,8 +266,9 @@ export class FakeStack implements StackPort {
     private contract(): CanaryContract {
         const c = this.cluster;
         return {
-            contract: 1, namespace: c.namespace, statefulSetName: c.name, container: "nginx", images: this.images(),
+            contract: 2, namespace: c.namespace, statefulSetName: c.name, container: "nginx", images: this.images(),
             templateVersion: c.templateVersion, partition: c.partition, replicas: c.replicas, stableVersion: c.stableVersion,
+            registry: this.get("registryServer"), configKeys: { version: "imageTag", partition: "partition", replicas: "replicas", pinnedImages: "pinnedImages" },
         };
     }
 

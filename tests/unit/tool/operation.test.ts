@@ -1,8 +1,10 @@
 import * as assert from "assert";
 import {
-    FENCE_KEY, LEASE_DURATION_SECONDS, LockLost, LockedError, OperationStore, RENEW_DEADLINE_SECONDS, RENEW_INTERVAL_SECONDS, RENEW_RETRY_SECONDS,
-    TIMELINE_LIMIT, appendTimeline, currentHolder, holderIdentity, leaseInfo, microTime, operationObjectName, parseHolder, redact, sanitizeBackendUrl,
+    FENCE_KEY, LEASE_DURATION_SECONDS, OperationStore, RENEW_DEADLINE_SECONDS, RENEW_INTERVAL_SECONDS, RENEW_RETRY_SECONDS,
+    TIMELINE_LIMIT, appendTimeline, leaseInfo, microTime, operationObjectName, redact, sanitizeBackendUrl,
 } from "../../../tool/operation";
+import { currentHolder, holderIdentity, parseHolder } from "../../../tool/holder";
+import { LockLost, LockedError } from "../../../tool/errors";
 import { ALICE, BOB, FakeClock, FakeCluster, T0 } from "./fakes";
 
 const NAME = operationObjectName("web");

@@ -1,14 +1,17 @@
 import * as assert from "assert";
 import * as os from "os";
 import { getEventListeners } from "events";
-import { EXIT } from "../../../tool/exit";
-import { exitCodeOf } from "../../../tool/main";
-import {
-    LEASE_DURATION_SECONDS, LockedError, OperationRecord, OperationStore, holderIdentity, microTime, operationObjectName,
-} from "../../../tool/operation";
-import { collectStatus, processState, promote, promoteEnv, rollback, step } from "../../../tool/operator";
+import { EXIT, UpFailed, exitCodeOf } from "../../../tool/errors";
+import { processState } from "../../../tool/backend";
+import { promoteEnv } from "../../../tool/commands/promote-env";
+import { promote } from "../../../tool/commands/promote";
+import { rollback } from "../../../tool/commands/rollback";
+import { collectStatus } from "../../../tool/commands/status";
+import { step } from "../../../tool/commands/step";
+import { LockedError } from "../../../tool/errors";
+import { holderIdentity } from "../../../tool/holder";
+import { LEASE_DURATION_SECONDS, OperationRecord, OperationStore, microTime, operationObjectName } from "../../../tool/operation";
 import { parsePlan, rollbackReach } from "../../../tool/plan";
-import { UpFailed } from "../../../tool/ports";
 import { ALICE, BOB, FakeClock, FakeCluster, FakeStack, PROJECT, T0, context, refOf } from "./fakes";
 
 const NAME = operationObjectName("web");
@@ -30,9 +33,9 @@ async function leftBy(env: ReturnType<typeof setup>, holder: typeof ALICE, renew
     });
     if (record) {
         const full: OperationRecord = {
-            format: 1, id: "abc", kind: "promote", stack: "dev", project: PROJECT, backend: "postgres://127.0.0.1:15432/pulumi_state",
+            format: 2, id: "abc", kind: "promote", stack: "dev", project: PROJECT, backend: "postgres://127.0.0.1:15432/pulumi_state",
             plan: [4, 3, 1, 0], currentTarget: 3, phase: "applying", stableVersion: "v1", canaryVersion: "v2",
-            initialPartition: 0, initialImageTag: "v1",
+            initialPartition: 0, initialVersion: "v1",
             config: { [`${PROJECT}:imageTag`]: { value: "v2", secret: false }, [`${PROJECT}:partition`]: { value: "3", secret: false } },
             startedBy: holder, startedAt: new Date(at - 60_000).toISOString(), updatedAt: new Date(at).toISOString(), ...record,
         };
@@ -64,7 +67,7 @@ describe("tool: an operation under faults", () => {
         const env = setup();
         env.stack.onUp = () => { env.cluster.unreachable = true; };
         const ctx = context(env.stack, env.cluster, env.clock, ALICE);
-        await assert.rejects(step(ctx, { imageTag: "v2", to: 4 }), (err: Error) => {
+        await assert.rejects(step(ctx, { version: "v2", to: 4 }), (err: Error) => {
             const { code, message } = exitCodeOf(err);
             assert.strictEqual(code, EXIT.error, message);
             assert.match(message ?? "", /ECONNREFUSED[\s\S]*this run had already changed the stack: `sts-canary status` shows where it stands/);
@@ -77,7 +80,7 @@ describe("tool: an operation under faults", () => {
         const env = setup();
         env.cluster.deleteLease = async () => { throw new Error("connect ECONNREFUSED 127.0.0.1:6443"); };
         const ctx = context(env.stack, env.cluster, env.clock, ALICE);
-        const outcome = await step(ctx, { imageTag: "v2", to: 4 });
+        const outcome = await step(ctx, { version: "v2", to: 4 });
         assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
         assert.ok(ctx.lines.some((l) => /could not release the operation lock .*ECONNREFUSED/.test(l)));
     });
@@ -125,7 +128,7 @@ describe("tool: step", () => {
     it("moves the partition one step through config + up, records the timeline, leaves no record or lock", async () => {
         const env = setup();
         const ctx = context(env.stack, env.cluster, env.clock, ALICE);
-        const outcome = await step(ctx, { imageTag: "v2", to: 4 });
+        const outcome = await step(ctx, { version: "v2", to: 4 });
         assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
         assert.strictEqual(env.stack.get("partition"), "4");
         assert.strictEqual(env.stack.get("imageTag"), "v2");
@@ -146,7 +149,7 @@ describe("tool: step", () => {
         const env = setup();
         env.stack.broken.add("v3");
         const before = env.cluster.pods.map((p) => p.uid);
-        const outcome = await step(context(env.stack, env.cluster, env.clock, ALICE), { imageTag: "v3", to: 4 });
+        const outcome = await step(context(env.stack, env.cluster, env.clock, ALICE), { version: "v3", to: 4 });
         assert.strictEqual(outcome.code, EXIT.rolledBack, outcome.message);
         assert.match(outcome.message, /the step to partition 4 failed: rollout of StatefulSet shop\/web failed: pod web-4 .*CrashLoopBackOff; rolled back to v1/);
         assert.strictEqual(env.stack.get("imageTag"), "v1");
@@ -162,7 +165,7 @@ describe("tool: step", () => {
     it("with --no-rollback stops and keeps the record for the next operator (exit 4)", async () => {
         const env = setup();
         env.stack.broken.add("v3");
-        const outcome = await step(context(env.stack, env.cluster, env.clock, ALICE), { imageTag: "v3", to: 4, noRollback: true });
+        const outcome = await step(context(env.stack, env.cluster, env.clock, ALICE), { version: "v3", to: 4, noRollback: true });
         assert.strictEqual(outcome.code, EXIT.rollbackFailed);
         const state = await env.store.state();
         assert.strictEqual(state.record?.canaryVersion, "v3");
@@ -191,16 +194,16 @@ describe("tool: step", () => {
     it("refuses a second canary over one in progress, and another version over an interrupted step (exit 6)", async () => {
         const env = setup();
         const ctx = context(env.stack, env.cluster, env.clock, ALICE);
-        assert.strictEqual((await step(ctx, { imageTag: "v2", to: 4 })).code, EXIT.ok);
-        await assert.rejects(step(ctx, { imageTag: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+        assert.strictEqual((await step(ctx, { version: "v2", to: 4 })).code, EXIT.ok);
+        await assert.rejects(step(ctx, { version: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
             && /^a canary of v2 over v1 is in progress at partition 4: finish it or roll it back before starting another$/.test(err.message));
-        await assert.rejects(promote(ctx, { imageTag: "v3", plan: (replicas) => parsePlan("2,0", replicas) }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+        await assert.rejects(promote(ctx, { version: "v3", plan: (replicas) => parsePlan("2,0", replicas) }), (err: Error) => exitCodeOf(err).code === EXIT.refused
             && /^a canary of v2 over v1 is in progress at partition 4: finish it \(`sts-canary promote --plan \.\.\.`\) or roll it back before starting another$/.test(err.message));
         assert.strictEqual(versions(env.cluster), "v1,v1,v1,v1,v2", "nothing moved");
         const env2 = setup();
         env2.cluster.apply("v2", 4, new Set());
         await leftBy(env2, ALICE, 60, { kind: "step", plan: [4], currentTarget: 4 });
-        await assert.rejects(step(context(env2.stack, env2.cluster, env2.clock, BOB), { imageTag: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
+        await assert.rejects(step(context(env2.stack, env2.cluster, env2.clock, BOB), { version: "v3" }), (err: Error) => exitCodeOf(err).code === EXIT.refused
             && /^an interrupted step of v2 is in the record: finish it \(`sts-canary step`\) or roll it back first$/.test(err.message));
     });
 
@@ -230,7 +233,7 @@ describe("tool: step", () => {
     it("rejects an --image-tag the stack cannot deploy and a step out of range (exit 2)", async () => {
         const env = setup();
         const ctx = context(env.stack, env.cluster, env.clock, ALICE);
-        await assert.rejects(step(ctx, { imageTag: "v9" }), (err: Error) => exitCodeOf(err).code === EXIT.usage && /--image-tag v9: not a version stack dev can deploy; allowed: v1, v2, v3/.test(err.message));
+        await assert.rejects(step(ctx, { version: "v9" }), (err: Error) => exitCodeOf(err).code === EXIT.usage && /--image-tag v9: not a version stack dev can deploy; allowed: v1, v2, v3/.test(err.message));
         await assert.rejects(step(ctx, { to: 9 }), (err: Error) => exitCodeOf(err).code === EXIT.usage && /allowed 0\.\.5/.test(err.message));
         assert.ok(!env.stack.calls.includes("up"));
     });
@@ -241,7 +244,7 @@ describe("tool: promote", () => {
 
     it("walks the plan, one up per step, and ends with the new stable version", async () => {
         const env = setup();
-        const outcome = await promote(context(env.stack, env.cluster, env.clock, ALICE), { imageTag: "v2", plan: plan("4,2,0") });
+        const outcome = await promote(context(env.stack, env.cluster, env.clock, ALICE), { version: "v2", plan: plan("4,2,0") });
         assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
         assert.strictEqual(env.stack.calls.filter((c) => c === "up").length, 3);
         assert.strictEqual(env.cluster.stableVersion, "v2");
@@ -258,12 +261,12 @@ describe("tool: promote", () => {
         env.stack.onUp = async (n) => {
             if (n !== 2) return;
             // While Alice's second step runs, Bob tries too.
-            refusal = await promote(context(otherCheckout, env.cluster, env.clock, BOB), { imageTag: "v2", plan: plan("4,2,0") }).then(() => undefined, (e) => e);
+            refusal = await promote(context(otherCheckout, env.cluster, env.clock, BOB), { version: "v2", plan: plan("4,2,0") }).then(() => undefined, (e) => e);
             const status = await collectStatus(context(otherCheckout, env.cluster, env.clock, BOB));
             assert.ok(status.operation.running);
             assert.match(status.operation.summary ?? "", /^promote v1 -> v2 \(plan 4,2,0\): applying partition 2, started by alice@laptop \(pid 111, \/home\/alice\/shop\)/);
         };
-        const outcome = await promote(alice, { imageTag: "v2", plan: plan("4,2,0") });
+        const outcome = await promote(alice, { version: "v2", plan: plan("4,2,0") });
         assert.strictEqual(outcome.code, EXIT.ok);
         assert.ok(refusal instanceof LockedError, String(refusal));
         assert.strictEqual(exitCodeOf(refusal).code, EXIT.locked);
@@ -345,7 +348,7 @@ describe("tool: promote", () => {
         const env = setup();
         env.cluster.apply("v2", 4, new Set());
         await leftBy(env, ALICE, 60, { currentTarget: 3 });
-        await assert.rejects(promote(context(env.stack, env.cluster, env.clock, BOB), { imageTag: "v3", plan: plan("4,0") }),
+        await assert.rejects(promote(context(env.stack, env.cluster, env.clock, BOB), { version: "v3", plan: plan("4,0") }),
             (err: Error) => exitCodeOf(err).code === EXIT.refused && /interrupted promote of v2 is in the record/.test(err.message));
         const env2 = setup();
         await leftBy(env2, ALICE, 60, { kind: "rollback", phase: "rolling-back" });
@@ -356,7 +359,7 @@ describe("tool: promote", () => {
         const env = setup();
         await assert.rejects(promote(context(env.stack, env.cluster, env.clock, ALICE), {}), (err: Error) => exitCodeOf(err).code === EXIT.usage);
         const ctx = context(env.stack, env.cluster, env.clock, ALICE, { ask: async () => false });
-        const outcome = await promote(ctx, { imageTag: "v2", plan: plan("4,2,0"), pause: true });
+        const outcome = await promote(ctx, { version: "v2", plan: plan("4,2,0"), pause: true });
         assert.strictEqual(outcome.code, EXIT.stopped);
         assert.strictEqual(env.stack.get("partition"), "4");
         assert.strictEqual((await env.store.state()).record, undefined);
@@ -371,7 +374,7 @@ describe("tool: promote", () => {
             await env.cluster.replaceLease("shop", NAME, { ...lease, holderIdentity: holderIdentity(BOB), renewTime: microTime(env.clock.now()) });
             await env.clock.advance(10_000); // Alice's renewal finds out
         };
-        await assert.rejects(promote(context(env.stack, env.cluster, env.clock, ALICE), { imageTag: "v2", plan: plan("4,2,0") }), (err: Error) => {
+        await assert.rejects(promote(context(env.stack, env.cluster, env.clock, ALICE), { version: "v2", plan: plan("4,2,0") }), (err: Error) => {
             assert.strictEqual(exitCodeOf(err).code, EXIT.locked);
             assert.match(err.message, /taken over by bob@ci-runner/);
             return true;
@@ -482,7 +485,9 @@ describe("tool: promote-env", () => {
 
     it("refuses a verified image from another registry than the target pulls from", async () => {
         const e = envs();
+        // Prod was deployed pulling from its own Harbor (its contract says so).
         e.prod.config[`${PROJECT}:registryServer`] = { value: "harbor.prod.example.com", secret: false };
+        await e.prod.up({});
         await assert.rejects(promoteEnv(context(e.prod, e.prodCluster, e.clock, ALICE), { stack: e.dev, cluster: e.devCluster }, { yes: true }),
             /is in registry 127\.0\.0\.1:5443, but stack prod pulls from harbor\.prod\.example\.com/);
     });
@@ -493,7 +498,7 @@ describe("tool: long-lived signals keep no listeners (bug 10.6c)", () => {
         const env = setup();
         const controller = new AbortController();
         const ctx = context(env.stack, env.cluster, env.clock, ALICE, { signal: controller.signal });
-        for (let i = 0; i < 12; i++) await step(ctx, { to: i % 2 === 0 ? 4 : 5, imageTag: "v2" });
+        for (let i = 0; i < 12; i++) await step(ctx, { to: i % 2 === 0 ? 4 : 5, version: "v2" });
         assert.strictEqual(getEventListeners(controller.signal, "abort").length, 0);
     });
 

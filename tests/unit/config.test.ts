@@ -1,55 +1,65 @@
 import * as assert from "assert";
 import { isRegistryAddress } from "../../components/checks";
-import { DEFAULTS, RawSettings, SettingsError, parseVersionList, validateSettings } from "../../program/settings";
+import { imagesOf } from "../../components/validate";
+import { ConfigError, RawConfig, parseList, seedArgs } from "../../program/config";
+import { projectDefaults } from "./mocks";
 
-/** Runs validateSettings and returns its problems (empty when valid). */
-function problemsOf(raw: RawSettings): string[] {
+/** The seed's arguments for this config on top of Pulumi.yaml's defaults (as the CLI applies them). */
+function argsOf(raw: RawConfig) {
+    return seedArgs({ ...projectDefaults(), ...raw }, "pw").args;
+}
+
+/** The seed's config problems (empty when valid). */
+function problemsOf(raw: RawConfig): string[] {
     try {
-        validateSettings(raw);
+        argsOf(raw);
         return [];
     } catch (err) {
-        if (err instanceof SettingsError) return err.problems;
+        if (err instanceof ConfigError) return err.problems;
         throw err;
     }
 }
 
-describe("validateSettings", () => {
-    it("applies every default to an empty config", () => {
-        const settings = validateSettings({});
-        assert.deepStrictEqual({ ...settings, stableTag: undefined }, { ...DEFAULTS, stableTag: undefined });
+describe("the seed program's config -> component arguments", () => {
+    it("maps Pulumi.yaml's defaults to the arguments; the component's options keep their own defaults", () => {
+        const args = argsOf({});
+        assert.deepStrictEqual([args.version, args.partition, args.replicas, args.namespace, args.name], ["v1", 0, 5, "sts", "nginx"]);
+        assert.deepStrictEqual(args.images, { v1: { versionPage: { baseImage: "nginx:latest" } }, v2: { versionPage: { baseImage: "nginx:latest" } } });
+        assert.deepStrictEqual(args.pinnedImages, []);
+        assert.deepStrictEqual({ ...args.registry, password: undefined }, { server: "harbor.example.com", repository: "library/version-test", username: "admin", password: undefined });
+        assert.strictEqual(args.service?.ports?.[0] && (args.service.ports[0] as { nodePort: number }).nodePort, 30080);
+        assert.deepStrictEqual(args.configKeys, { version: "imageTag", partition: "partition", replicas: "replicas", pinnedImages: "pinnedImages" });
     });
 
     it("parses numbers and lists from their config strings", () => {
-        const settings = validateSettings({
+        const args = argsOf({
             imageTag: "v3", partition: "2", replicas: "7", nodePort: "31000", versions: '["v1","v2","v3"]',
-            registryServer: "127.0.0.1:5443", imageBuilder: "docker-cli", stableTag: "v1",
+            registryServer: "127.0.0.1:5443", imageBuilder: "docker-cli", stableTag: "v1", readyTimeoutSeconds: "45", replaceStuckPods: "false",
         });
-        assert.strictEqual(settings.partition, 2);
-        assert.strictEqual(settings.replicas, 7);
-        assert.strictEqual(settings.nodePort, 31000);
-        assert.deepStrictEqual(settings.versions, ["v1", "v2", "v3"]);
-        assert.strictEqual(settings.stableTag, "v1");
-        assert.strictEqual(settings.imageBuilder, "docker-cli");
+        assert.deepStrictEqual([args.partition, args.replicas, args.stableVersion, args.imageBuilder], [2, 7, "v1", "docker-cli"]);
+        assert.deepStrictEqual(Object.keys(args.images ?? {}), ["v1", "v2", "v3"]);
+        assert.deepStrictEqual([args.readyTimeoutSeconds, args.replaceStuckPods], [45, false]);
     });
 
-    it("parses nodeSelector and tolerations", () => {
-        const settings = validateSettings({ nodeSelector: '["type=kwok","pool=web"]', tolerations: '["kwok.x-k8s.io/node=fake:NoSchedule","dedicated:NoExecute"]' });
-        assert.deepStrictEqual(settings.nodeSelector, { type: "kwok", pool: "web" });
-        assert.deepStrictEqual(settings.tolerations, [
+    it("parses nodeSelector and tolerations into the pod spec", () => {
+        const args = argsOf({ nodeSelector: '["type=kwok","pool=web"]', tolerations: '["kwok.x-k8s.io/node=fake:NoSchedule","dedicated:NoExecute"]' });
+        assert.deepStrictEqual(args.podSpec.nodeSelector, { type: "kwok", pool: "web" });
+        assert.deepStrictEqual(args.podSpec.tolerations, [
             { key: "kwok.x-k8s.io/node", operator: "Equal", value: "fake", effect: "NoSchedule" },
             { key: "dedicated", operator: "Exists", effect: "NoExecute" },
         ]);
     });
 
-    it("parses pinned images into a version -> reference map", () => {
+    it("passes pinned images to the component, which adds them to the images (never built)", () => {
         const ref = `127.0.0.1:5443/library/version-test:v3@sha256:${"c".repeat(64)}`;
-        const settings = validateSettings({ pinnedImages: JSON.stringify([`v3=${ref}`]), imageTag: "v3" });
-        assert.deepStrictEqual(settings.pinnedImages, { v3: ref });
-        assert.deepStrictEqual(settings.versions, ["v1", "v2"]);
+        const args = argsOf({ pinnedImages: JSON.stringify([`v3=${ref}`]), imageTag: "v3" });
+        assert.deepStrictEqual(args.pinnedImages, [`v3=${ref}`]);
+        assert.deepStrictEqual(imagesOf(args).v3, { ref });
+        assert.deepStrictEqual(Object.keys(args.images ?? {}), ["v1", "v2"]);
     });
 
     // Each bad value must be rejected with a message naming the key and what is allowed.
-    const rejected: { name: string; raw: RawSettings; message: RegExp }[] = [
+    const rejected: { name: string; raw: RawConfig; message: RegExp }[] = [
         { name: "partition above replicas", raw: { partition: "6" }, message: /^partition: 6 is out of range; allowed 0\.\.5$/ },
         { name: "negative partition", raw: { partition: "-1" }, message: /^partition: -1 is out of range; allowed 0\.\.5$/ },
         { name: "fractional partition", raw: { partition: "1.5" }, message: /^partition: "1\.5" is not an integer$/ },
@@ -101,7 +111,7 @@ describe("validateSettings", () => {
         assert.deepStrictEqual(problems.map((p) => p.split(":")[0]).sort(), ["imageTag", "nodePort", "partition"]);
     });
 
-    const accepted: { name: string; raw: RawSettings }[] = [
+    const accepted: { name: string; raw: RawConfig }[] = [
         { name: "partition equal to replicas (staged template)", raw: { partition: "5" } },
         { name: "partition 0 with one replica", raw: { replicas: "1", partition: "0" } },
         { name: "registry host:port", raw: { registryServer: "127.0.0.1:5443" } },
@@ -117,7 +127,7 @@ describe("validateSettings", () => {
     }
 });
 
-describe("parseVersionList", () => {
+describe("parseList", () => {
     const cases: [string, string[] | undefined][] = [
         ['["v1","v2"]', ["v1", "v2"]],
         ["v1,v2", ["v1", "v2"]],
@@ -126,7 +136,7 @@ describe("parseVersionList", () => {
         ["[", undefined],
     ];
     for (const [input, expected] of cases) {
-        it(`${JSON.stringify(input)} -> ${JSON.stringify(expected)}`, () => assert.deepStrictEqual(parseVersionList(input), expected));
+        it(`${JSON.stringify(input)} -> ${JSON.stringify(expected)}`, () => assert.deepStrictEqual(parseList(input), expected));
     }
 });
 

@@ -1,7 +1,7 @@
 /**
- * The sts-canary tool operates a stack of another program than the root one: the Pulumi YAML
- * example (project sts-canary-yaml), through the contract its program exports (`stsCanary`) and
- * the config convention `<project>:partition` / `<project>:imageTag`.
+ * The sts-canary tool operates stacks of other programs than the root one: the Pulumi YAML
+ * example (project sts-canary-yaml) and the stateful example, through the contract each program
+ * exports (`stsCanary`), which names the config keys that move it.
  */
 import * as assert from "assert";
 import * as path from "path";
@@ -81,5 +81,72 @@ describe("sts-canary tool on the YAML example's stack", function () {
         const state = await operationObjects(NAMESPACE, "web");
         assert.deepStrictEqual(state.timeline.map((e) => e.event), ["step", "applied", "rollback", "rolled-back"]);
         assert.match(state.timeline[3].message, /pods web-0, web-1 untouched/);
+    });
+});
+
+/**
+ * The tool on the stateful example (project sts-canary-stateful): its contract names its config
+ * keys, including `pinnedImages`, so promote-env writes the digest verified in one stack into a
+ * key the other stack's program reads.
+ */
+describe("sts-canary tool on the stateful example's stacks (dev -> prod by digest)", function () {
+    const DB_PROJECT = "sts-canary-stateful";
+    const DB_DIR = path.join(REPO_ROOT, "examples", "stateful");
+    const stacks: Record<"dev" | "prod", Stack> = {} as never;
+    const name = (env: "dev" | "prod") => `e2e-tool-db-${env}`;
+    const cli = (args: string[]) => runCli(["-C", DB_DIR, ...args]);
+    const dbConfig = async (env: "dev" | "prod", key: string) => (await stacks[env].getAllConfig())[`${DB_PROJECT}:${key}`];
+
+    before(async function () {
+        const env = loadPlatformEnv();
+        for (const which of ["dev", "prod"] as const) {
+            const stack = await LocalWorkspace.createOrSelectStack({ stackName: name(which), workDir: DB_DIR }, { envVars: env });
+            await stack.setAllConfigJson(JSON.stringify({
+                [`${DB_PROJECT}:registryServer`]: { value: env.STS_CANARY_REGISTRY, secret: false },
+                [`${DB_PROJECT}:registryPassword`]: { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
+                [`${DB_PROJECT}:baseImage`]: { value: env.STS_CANARY_POSTGRES_BASE_IMAGE, secret: false },
+                [`${DB_PROJECT}:imageBuilder`]: { value: "docker-cli", secret: false },
+                [`${DB_PROJECT}:namespace`]: { value: name(which), secret: false },
+                [`${DB_PROJECT}:replicas`]: { value: "2", secret: false },
+                [`${DB_PROJECT}:imageTag`]: { value: "v1", secret: false },
+                [`${DB_PROJECT}:partition`]: { value: "0", secret: false },
+                "kubernetes:kubeconfig": { value: env.KUBECONFIG, secret: false },
+            }));
+            await stack.destroy({ color: "never" });
+            await stack.up({ color: "never" });
+            stacks[which] = stack;
+        }
+    });
+
+    after(async function () {
+        if (process.env.STS_CANARY_KEEP_E2E === "1") return;
+        for (const which of ["dev", "prod"] as const) {
+            if (!stacks[which]) continue;
+            await stacks[which].destroy({ color: "never" });
+            await stacks[which].workspace.removeStack(name(which));
+        }
+    });
+
+    it("steps dev to v2 through the keys its contract names", async () => {
+        for (const args of [["step", "--image-tag", "v2", "--to", "1"], ["step"]]) {
+            const result = await cli(["--stack", name("dev"), ...args]);
+            log(`dev: sts-canary ${args.join(" ")} -> exit ${result.code}: ${result.stdout.trim().split("\n").pop()}`);
+            assert.strictEqual(result.code, 0, result.stdout + result.stderr);
+        }
+        assert.strictEqual((await dbConfig("dev", "imageTag"))?.value, "v2");
+        assert.deepStrictEqual((await getPods(name("dev"), "db")).map((p) => tagOf(p.image)), ["v2", "v2"]);
+    });
+
+    it("promotes dev's v2 to prod by digest: the pin goes into the key prod's program reads", async () => {
+        const devRef = (await stacks.dev.outputs()).stsCanary.value.images.v2 as string;
+        const result = await cli(["promote-env", "--from", name("dev"), "--to", name("prod"), "--yes"]);
+        log(`promote-env -> exit ${result.code}: ${result.stdout.trim().split("\n").pop()}`);
+        assert.strictEqual(result.code, 0, result.stdout + result.stderr);
+        const pins = (await dbConfig("prod", "pinnedImages"))?.value ?? "";
+        assert.deepStrictEqual(JSON.parse(pins), [`v2=${devRef}`]);
+        const prod = await getPods(name("prod"), "db");
+        assert.deepStrictEqual(prod.map((p) => tagOf(p.image)), ["v1", "v2"]);
+        assert.strictEqual(prod[1].image, devRef, "prod runs the digest verified in dev, not a build of its own");
+        assert.strictEqual((await stacks.prod.outputs()).stsCanary.value.images.v2, devRef);
     });
 });

@@ -16,7 +16,8 @@ export const CONTRACT_VERSION = 2 as const;
 export const DEFAULT_CONFIG_KEYS: ConfigKeys = { version: "imageTag", partition: "partition", replicas: "replicas" };
 
 export interface CanaryContract {
-    contract: typeof CONTRACT_VERSION;
+    /** The contract's shape (CONTRACT_VERSION); a plain number, as the package schema can only say that. */
+    contract: number;
     namespace: string;
     statefulSetName: string;
     /** Container that runs the canary image. */

@@ -36,11 +36,14 @@ function same(a: unknown, b: unknown): boolean {
     return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Inputs of the step that differ (every RolloutInputs field counts); unknown values count as changed. */
+/**
+ * Inputs of the step that differ (every field the component sends counts; the old state also
+ * holds the check's outputs, which are not compared); unknown values count as changed.
+ */
 export function changedKeys(olds: object, news: object): string[] {
     const before = new Map<string, unknown>(Object.entries(olds));
     const after = new Map<string, unknown>(Object.entries(news));
-    const keys = [...new Set([...before.keys(), ...after.keys()])].filter((key) => !NOT_THE_STEP.has(key));
+    const keys = [...after.keys()].filter((key) => !NOT_THE_STEP.has(key));
     return keys.filter((key) => after.get(key) === UNKNOWN || !same(before.get(key), after.get(key)));
 }
 

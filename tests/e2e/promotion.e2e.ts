@@ -76,7 +76,7 @@ describe("sts-canary tool on the local platform", function () {
         // The gates ran inside every `up` (the rollout check), and said so.
         const applied = json.timeline.filter((e: Entry) => e.event === "applied");
         assert.strictEqual(applied.length, 4);
-        for (const e of applied.slice(1)) assert.match(e.message, /gates: restarts ok, http ok/);
+        for (const e of applied.slice(1)) assert.match(e.message, /gates: restarts ok, ready ok, http ok/);
         const now = await pods();
         assert.deepStrictEqual(tags(now), ["v2", "v2", "v2", "v2", "v2"]);
         for (const pod of now) assert.notStrictEqual(pod.uid, v1Pods[pod.ordinal].uid, `${pod.name} was replaced once, by its step`);

@@ -131,7 +131,7 @@ describe("two operators, two checkouts, one stack on the shared PostgreSQL backe
         // B, from its own checkout, tries the same promotion: refused, naming A and when its lease expires.
         const refused = await B(["--stack", STACK, "promote", "--image-tag", "v2", "--plan", PLAN]);
         assert.strictEqual(refused.code, 7, refused.stdout + refused.stderr);
-        assert.match(refused.stderr, new RegExp(`locked: promote of v2 \\(plan ${PLAN}, at partition 2\\) on this stack is held by \\S+@\\S+ pid ${pidA} in ${dirA.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; its lease was renewed \\d+s ago and expires in \\d+s`));
+        assert.match(refused.stderr, new RegExp(`locked: promote of v2 \\(plan ${PLAN}, at partition 2\\) on this stack is held by \\S+@\\S+ pid ${pidA} in ${dirA.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} #[0-9a-f]{8}; its lease was renewed \\d+s ago and expires in \\d+s`));
 
         // Both see the same operation in flight (it is in the cluster, not in a checkout).
         const statusA = await A(["--stack", STACK, "--json", "status"], { quiet: true });

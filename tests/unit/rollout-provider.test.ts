@@ -45,6 +45,9 @@ describe("RolloutCheck provider: check and diff", () => {
         const olds = { ...inputs(), step: "a", ordinalVersions: { 0: "v1" }, stableVersion: "v1" };
         assert.deepStrictEqual(changedKeys(olds, { ...inputs({ cluster: { kubeconfig: "other" } }), step: "b" } as CheckInputs), []);
         assert.deepStrictEqual(changedKeys(olds, inputs({ partition: 2 })), ["partition"]);
+        // The old state also holds what the check found (its outputs): a no-op up must not see a change.
+        const state = { ...olds, summary: "all Ready", durationSeconds: 4.2, replacedPods: [], gateResults: [], currentRevision: "a", updateRevision: "b" };
+        assert.deepStrictEqual(changedKeys(state, inputs()), []);
         assert.deepStrictEqual(changedKeys(olds, inputs({ generation: 5 })), ["generation"]);
         assert.deepStrictEqual(changedKeys(olds, inputs({ gates: { bakeSeconds: 5, maxRestarts: 0 } })), ["gates"]);
         assert.strictEqual(diff(olds, inputs({ version: "v3" })).changes, true);

@@ -77,7 +77,7 @@ export class Operation {
         ctx.signal.addEventListener("abort", op.onInterrupt, { once: true });
         try {
             const state: OperationState = await store.state();
-            op.interrupted = state.record;
+            op.interrupted = await op.current(state.record);
             if (op.lock.tookOver) {
                 const lease = op.lock.tookOver;
                 await op.log("takeover", `took over the operation lock of ${lease.holder}: not renewed since ${new Date(lease.renewedAt).toISOString()}, `
@@ -128,8 +128,18 @@ export class Operation {
             format: RECORD_FORMAT, id: newOperationId(), kind, stack: this.ctx.stack.name, project: this.canary.project, backend: this.ctx.stack.backend,
             plan, phase: "applying", stableVersion: this.canary.stableVersion, canaryVersion,
             initialPartition: this.canary.contract.partition, initialVersion: this.canary.contract.templateVersion,
-            config: {}, startedBy: this.ctx.holder, startedAt: now, updatedAt: now,
+            config: {}, statefulSetUid: this.canary.live.statefulSet?.uid, startedBy: this.ctx.holder, startedAt: now, updatedAt: now,
         };
+    }
+
+    /** The interrupted record, unless it belongs to a StatefulSet that no longer exists (then it is cleared). */
+    private async current(record: OperationRecord | undefined): Promise<OperationRecord | undefined> {
+        const uid = this.canary.live.statefulSet?.uid;
+        if (!record?.statefulSetUid || !uid || record.statefulSetUid === uid) return record;
+        await this.log("stale", `cleared the record of an interrupted ${record.kind} of ${record.canaryVersion} (started ${record.startedAt}): `
+            + `StatefulSet ${this.canary.target.namespace}/${this.canary.target.statefulSetName} was deleted and created again since`);
+        await this.clear();
+        return undefined;
     }
 
     /** Refuses to start a new operation from a stack file that differs from the last deployment. */

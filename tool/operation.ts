@@ -75,6 +75,9 @@ export interface OperationRecord {
     previousConfig?: Record<string, ConfigEntry | null>;
     /** promote-env: the version verified in the source stack, pinned by digest. */
     pinned?: { version: string; ref: string; fromStack: string };
+    /** The StatefulSet's metadata.uid when the operation began: a record of one that was deleted
+     *  since (the stack destroyed and deployed again) describes nothing that exists. */
+    statefulSetUid?: string;
     startedBy: Holder;
     startedAt: string;
     updatedAt: string;

@@ -43,6 +43,8 @@ export interface PodView {
 
 /** What the check needs of the StatefulSet (spec and status). */
 export interface StatefulSetView {
+    /** metadata.uid: a StatefulSet deleted and created again under the same name is another one. */
+    uid?: string;
     generation: number;
     observedGeneration: number;
     replicas: number;

@@ -69,6 +69,7 @@ export function podView(pod: any, statefulSetName: string, container?: string): 
 export function statefulSetView(sts: any, container?: string): StatefulSetView {
     const containers: any[] = sts.spec?.template?.spec?.containers ?? [];
     return {
+        uid: sts.metadata?.uid,
         generation: sts.metadata?.generation ?? 0,
         observedGeneration: sts.status?.observedGeneration ?? 0,
         replicas: sts.spec?.replicas ?? 1,

@@ -10,7 +10,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, getStatefulSet, kubectl, tagOf } from "./kubectl";
 import { setConfig, timedUp } from "./stack";
 import { sampleTraffic } from "./traffic";
-import { REPO_ROOT, eventually, localStack, registryManifestPushes, run } from "./platform";
+import { REPO_ROOT, deleteNamespaces, eventually, localStack, registryManifestPushes, run } from "./platform";
 
 const STACK = "e2e-canary";
 const NAMESPACE = "e2e-canary";
@@ -41,6 +41,7 @@ describe("canary of a StatefulSet on the local platform", function () {
         });
         // A previous run that died half-way leaves resources behind: start from nothing.
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
     });
 
     after(async function () {
@@ -48,6 +49,7 @@ describe("canary of a StatefulSet on the local platform", function () {
         if (process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(STACK);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("rolls out v1 to 5 replicas", async () => {

@@ -10,7 +10,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { getPods, operationObjects, tagOf } from "./kubectl";
 import { getConfigValue, openStack, setConfig, timedUp } from "./stack";
-import { REPO_ROOT, loadPlatformEnv, localStack, registryManifestPushes, run, runCli } from "./platform";
+import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, localStack, registryManifestPushes, run, runCli } from "./platform";
 
 const POLICY_PACK = path.join(REPO_ROOT, "policy");
 const log = (line: string) => console.log(`      ${line}`);
@@ -63,12 +63,14 @@ describe("dev -> prod promotion on the local platform", function () {
         await prod.removeConfig("sts-canary:pinnedImages").catch(() => undefined);
         await dev.destroy({ color: "never" });
         await prod.destroy({ color: "never" });
+        await deleteNamespaces(devNs, prodNs);
         await timedUp(dev);
     });
 
     after(async () => {
         await destroyAndRemove(dev);
         await destroyAndRemove(prod);
+        await deleteNamespaces(devNs, prodNs);
     });
 
     it("deploys prod through the policy pack (the real program passes every guardrail)", async () => {

@@ -10,7 +10,7 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, getStatefulSet, kubectl, operationObjects, tagOf } from "./kubectl";
 import { getConfigValue, setConfig, timedUp } from "./stack";
-import { CliResult, REPO_ROOT, eventually, loadPlatformEnv, localStack, pushTestImage, run, runCli } from "./platform";
+import { CliResult, REPO_ROOT, deleteNamespaces, eventually, loadPlatformEnv, localStack, pushTestImage, run, runCli } from "./platform";
 
 const STACK = "e2e-faults";
 const NAMESPACE = "e2e-faults";
@@ -23,6 +23,13 @@ function page(version: string, cmd?: string): [string, Record<string, string>] {
     const lines = ["FROM BASE", "COPY version.html /usr/share/nginx/html/"];
     if (cmd) lines.push(`CMD ["sh", "-c", ${JSON.stringify(cmd)}]`);
     return [lines.join("\n") + "\n", { "version.html": `<h1>This is ${version}</h1>\n` }];
+}
+
+/** An image no node has pulled yet (its own content, so its own digest: a cached one is never pulled). */
+function pullOnce(): Promise<string> {
+    const nonce = `${Date.now().toString(36)}-${process.pid}`;
+    const [dockerfile, files] = page("f-pull");
+    return pushTestImage(`f-pull-${nonce}`, `${dockerfile}COPY nonce /\n`, { ...files, nonce });
 }
 
 describe("the safe canary under faults", function () {
@@ -62,7 +69,7 @@ describe("the safe canary under faults", function () {
         [refs.host2, refs.never, refs.pull] = await Promise.all([
             pushTestImage("f-host2", ...page("f-host2", "if [ \"$(hostname)\" = web-2 ]; then echo \"broken on $(hostname)\"; exit 1; fi; exec nginx -g 'daemon off;'")),
             pushTestImage("f-never", "FROM BASE\n"),
-            pushTestImage(`f-pull-${Date.now().toString(36)}`, ...page("f-pull")),
+            pullOnce(),
         ]);
         stack = await localStack(STACK, {
             namespace: NAMESPACE, appName: APP, nodePort: "30094", replicas: "5", versions: ["v1", "v2"],
@@ -70,6 +77,7 @@ describe("the safe canary under faults", function () {
             imageTag: "v1", partition: "0", rolloutTimeoutSeconds: "240", readyTimeoutSeconds: "30", checkVersionPage: "false",
         });
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
         await up({}, "v1 on 5 pods");
     });
 
@@ -77,7 +85,7 @@ describe("the safe canary under faults", function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(STACK);
-        await kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false"]);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("waits out an API server outage during a step and converges (the platform's controllers recover by themselves)", async () => {
@@ -208,7 +216,7 @@ describe("the stateful example: no default loses a volume", function () {
 
     before(async function () {
         const env = loadPlatformEnv();
-        for (const ns of [FIRST, SECOND]) await kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+        await deleteNamespaces(FIRST, SECOND);
         stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-faults-db", workDir: WORK_DIR }, { envVars: env });
         await stack.setAllConfig({
             [`${PROJECT}:registryServer`]: { value: env.STS_CANARY_REGISTRY },
@@ -226,7 +234,7 @@ describe("the stateful example: no default loses a volume", function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(stack.name);
-        for (const ns of [FIRST, SECOND]) await kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"]);
+        await deleteNamespaces(FIRST, SECOND);
     });
 
     it("pulumi destroy keeps the namespace it created and the volume in it; the next up finds the data", async () => {

@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { readEnvFile } from "../../tool/envfile";
+import { kubectl } from "./kubectl";
 import { openStack, setConfig } from "./stack";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -38,6 +39,17 @@ export async function localStack(stackName: string, settings: Record<string, str
         ...settings,
     }, ["registryPassword"]);
     return stack;
+}
+
+/**
+ * Deletes namespaces and waits until they are gone. The component keeps a namespace it created
+ * when the stack is destroyed (volumes are never deleted unasked), so a suite starts and ends by
+ * removing its own: pods, claims and the tool's operation records of an earlier run stay out.
+ */
+export async function deleteNamespaces(...names: string[]): Promise<void> {
+    for (const name of names) {
+        await kubectl(["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=180s"], 200_000);
+    }
 }
 
 export function run(command: string, args: string[], timeoutMs = 300_000): Promise<string> {

@@ -12,7 +12,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, kubectl, kubectlJson, operationObjects, podInfoFrom, tagOf } from "./kubectl";
 import { getConfigValue, setConfig, timedUp } from "./stack";
-import { CliOptions, eventually, localStack, loadPlatformEnv, pushTestImage, runCli } from "./platform";
+import { CliOptions, deleteNamespaces, eventually, localStack, loadPlatformEnv, pushTestImage, runCli } from "./platform";
 
 const STACK = "e2e-promote";
 const NAMESPACE = "e2e-promote";
@@ -37,6 +37,7 @@ describe("sts-canary tool on the local platform", function () {
             imageTag: "v1", partition: "0", rolloutTimeoutSeconds: "300", bakeSeconds: "4", readyTimeoutSeconds: "60",
         });
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
         const { seconds } = await timedUp(stack);
         log(`v1 on 5 replicas in ${seconds.toFixed(1)}s`);
     });
@@ -45,6 +46,7 @@ describe("sts-canary tool on the local platform", function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(STACK);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("rejects bad arguments with exit code 2 and a message, before anything", async () => {

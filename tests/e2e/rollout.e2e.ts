@@ -8,7 +8,7 @@ import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, kubectl, tagOf } from "./kubectl";
 import { setConfig, timedUp } from "./stack";
-import { eventually, localStack, pushTestImage } from "./platform";
+import { deleteNamespaces, eventually, localStack, pushTestImage } from "./platform";
 
 const STACK = "e2e-rollout";
 const NAMESPACE = "e2e-rollout";
@@ -50,6 +50,7 @@ describe("pulumi up is the safe canary (rollout check, no tool)", function () {
             imageTag: "v1", partition: "0", rolloutTimeoutSeconds: "300", readyTimeoutSeconds: String(READY_TIMEOUT),
         });
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
         await up({}, "v1 on 5 pods");
         assert.deepStrictEqual(tags(await pods()), ["v1", "v1", "v1", "v1", "v1"]);
     });
@@ -58,6 +59,7 @@ describe("pulumi up is the safe canary (rollout check, no tool)", function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(STACK);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("states the step in words in `pulumi preview --diff`", async () => {

@@ -13,7 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { getPods, operationObjects, tagOf } from "./kubectl";
-import { CliResult, REPO_ROOT, eventually, loadPlatformEnv, runCli } from "./platform";
+import { CliResult, REPO_ROOT, deleteNamespaces, eventually, loadPlatformEnv, runCli } from "./platform";
 
 const STACK = "e2e-team";
 const PROD = "e2e-team-prod";
@@ -90,6 +90,7 @@ describe("two operators, two checkouts, one stack on the shared PostgreSQL backe
         teamEnv = { ...process.env, PULUMI_BACKEND_URL: env.STS_CANARY_STATE_BACKEND_URL };
         dirA = checkout("A");
         dirB = checkout("B");
+        await deleteNamespaces(NAMESPACE, PROD_NAMESPACE);
         stackA = await createStack(STACK, { namespace: NAMESPACE, nodePort: "30101", versions: ["v1", "v2"], bakeSeconds: "25" });
         prodA = await createStack(PROD, { namespace: PROD_NAMESPACE, nodePort: "30102", versions: ["v1"], bakeSeconds: "3" });
         await stackA.up({ color: "never" });
@@ -114,6 +115,7 @@ describe("two operators, two checkouts, one stack on the shared PostgreSQL backe
             await current.workspace.removeStack(stack.name);
         }
         for (const dir of [dirA, dirB]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        await deleteNamespaces(NAMESPACE, PROD_NAMESPACE);
     });
 
     it("refuses B while A promotes, shows both the same status, and lets B continue after A was killed", async () => {

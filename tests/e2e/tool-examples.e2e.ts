@@ -7,7 +7,7 @@ import * as assert from "assert";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { getPods, operationObjects, tagOf } from "./kubectl";
-import { REPO_ROOT, loadPlatformEnv, runCli } from "./platform";
+import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, runCli } from "./platform";
 
 const STACK = "e2e-tool-yaml";
 const NAMESPACE = "e2e-tool-yaml";
@@ -38,6 +38,7 @@ describe("sts-canary tool on the YAML example's stack", function () {
             "kubernetes:kubeconfig": { value: env.KUBECONFIG, secret: false },
         }));
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
         await stack.up({ color: "never" });
     });
 
@@ -45,6 +46,7 @@ describe("sts-canary tool on the YAML example's stack", function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(STACK);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("shows the YAML stack's status from its stsCanary contract", async () => {
@@ -113,6 +115,7 @@ describe("sts-canary tool on the stateful example's stacks (dev -> prod by diges
                 "kubernetes:kubeconfig": { value: env.KUBECONFIG, secret: false },
             }));
             await stack.destroy({ color: "never" });
+            await deleteNamespaces(name(which));
             await stack.up({ color: "never" });
             stacks[which] = stack;
         }
@@ -124,6 +127,7 @@ describe("sts-canary tool on the stateful example's stacks (dev -> prod by diges
             if (!stacks[which]) continue;
             await stacks[which].destroy({ color: "never" });
             await stacks[which].workspace.removeStack(name(which));
+            await deleteNamespaces(name(which));
         }
     });
 

@@ -6,7 +6,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { REPO_ROOT, loadPlatformEnv, pushTestImage, run } from "./platform";
+import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, pushTestImage, run } from "./platform";
 
 const NAMESPACE = "e2e-yaml-check";
 const WORK_DIR = path.join(REPO_ROOT, "examples", "yaml");
@@ -49,12 +49,14 @@ describe("the component package from a Pulumi YAML program (pod spec, fail-fast,
             images, "kubernetes:kubeconfig": env.KUBECONFIG,
         });
         await stack.destroy({ color: "never" });
+        await deleteNamespaces(NAMESPACE);
     });
 
     after(async function () {
         if (!stack || process.env.STS_CANARY_KEEP_E2E === "1") return;
         await stack.destroy({ color: "never" });
         await stack.workspace.removeStack(stack.name);
+        await deleteNamespaces(NAMESPACE);
     });
 
     it("deploys with the program's own pod spec: env var and readiness probe on every pod", async () => {

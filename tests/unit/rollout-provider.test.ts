@@ -116,9 +116,9 @@ describe("views of Kubernetes objects", () => {
 
     it("reads a StatefulSet and the version of a ControllerRevision", () => {
         assert.deepStrictEqual(statefulSetView({
-            metadata: { generation: 4 }, spec: { replicas: 7, updateStrategy: { rollingUpdate: { partition: 5 } }, minReadySeconds: 3 },
+            metadata: { generation: 4, uid: "3f2a" }, spec: { replicas: 7, updateStrategy: { rollingUpdate: { partition: 5 } }, minReadySeconds: 3 },
             status: { observedGeneration: 4, currentRevision: "a", updateRevision: "b" },
-        }), { generation: 4, observedGeneration: 4, replicas: 7, partition: 5, currentRevision: "a", updateRevision: "b", minReadySeconds: 3, templateImage: undefined });
+        }), { uid: "3f2a", generation: 4, observedGeneration: 4, replicas: 7, partition: 5, currentRevision: "a", updateRevision: "b", minReadySeconds: 3, templateImage: undefined });
         assert.strictEqual(revisionVersion({ data: { spec: { template: { metadata: { labels: { "app.kubernetes.io/version": "v7" } } } } } }), "v7");
         assert.strictEqual(revisionVersion({ data: { spec: { template: { spec: { containers: [{ name: "app", image: "r/a:v8@sha256:1" }] } } } } }, "app"), "v8");
         assert.strictEqual(tagOf("h:5443/p/r:v2@sha256:abc"), "v2");

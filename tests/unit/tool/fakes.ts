@@ -66,6 +66,8 @@ export class FakeCluster implements ClusterPort {
     templateVersion = "v1";
     stableVersion = "v1";
     generation = 1;
+    /** The StatefulSet's metadata.uid (a new one when it is deleted and created again). */
+    uid = "sts-uid-1";
     pods: FakePod[] = [];
     private uids = 0;
     private version = 100;
@@ -122,7 +124,7 @@ export class FakeCluster implements ClusterPort {
 
     sts(): StatefulSetView {
         return {
-            generation: this.generation, observedGeneration: this.generation, replicas: this.replicas, partition: this.partition,
+            uid: this.uid, generation: this.generation, observedGeneration: this.generation, replicas: this.replicas, partition: this.partition,
             currentRevision: `web-${this.stableVersion}`, updateRevision: `web-${this.templateVersion}`, minReadySeconds: 0,
         };
     }

@@ -297,6 +297,30 @@ describe("tool: promote", () => {
         assert.ok(state.timeline.every((e) => e.by === "bob@ci-runner"));
     });
 
+    it("clears the record of an operation on a StatefulSet deleted since (same name, another uid) and starts anew", async () => {
+        const env = setup();
+        env.cluster.uid = "sts-uid-2"; // the stack was destroyed and deployed again: same name, another object
+        await leftBy(env, ALICE, LEASE_DURATION_SECONDS + 5, { currentTarget: 3, statefulSetUid: "sts-uid-1" });
+        const outcome = await promote(context(env.stack, env.cluster, env.clock, BOB), { version: "v3", plan: plan("4,0") });
+        assert.strictEqual(outcome.code, EXIT.ok, outcome.message);
+        assert.strictEqual(env.cluster.stableVersion, "v3");
+        const state = await env.store.state();
+        assert.strictEqual(state.record, undefined);
+        const stale = state.timeline.find((e) => e.event === "stale");
+        assert.match(stale?.message ?? "", /^cleared the record of an interrupted promote of v2 .*StatefulSet shop\/web was deleted and created again since$/);
+        assert.ok(!state.timeline.some((e) => e.event === "resume"), "the stale operation was not continued");
+    });
+
+    it("keeps the record of an operation on the same StatefulSet (records without a uid too)", async () => {
+        for (const statefulSetUid of ["sts-uid-1", undefined]) {
+            const env = setup();
+            env.cluster.apply("v2", 4, new Set());
+            await leftBy(env, ALICE, 60, { currentTarget: 3, statefulSetUid });
+            await assert.rejects(promote(context(env.stack, env.cluster, env.clock, BOB), { version: "v3", plan: plan("4,0") }),
+                /interrupted promote of v2 is in the record/);
+        }
+    });
+
     it("clears the state backend lock the killed operator's pulumi left, and only that one", async () => {
         const env = setup();
         env.cluster.apply("v2", 4, new Set());

@@ -9,12 +9,13 @@ const config = new pulumi.Config();
 
 function load(): SeedConfig {
     const password = config.getSecret("registryPassword");
+    const pullPassword = config.getSecret("pullPassword");
     const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config.get(key)]));
     try {
         if (password === undefined) {
             throw new ConfigError(["registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`"]);
         }
-        return seedArgs(raw, password);
+        return seedArgs(raw, { registryPassword: password, pullPassword });
     } catch (err) {
         // One message, no stack trace: the keys and what is allowed.
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

@@ -15,9 +15,9 @@ import { AppImage } from "./images/app-image";
 import { DEFAULTS } from "./options";
 import { RolloutCheck } from "./rollout/check";
 import type { GateSettings } from "./rollout/inputs";
-import { canaryContainerName, imagesOf, validateCanaryArgs } from "./validate";
+import { canaryContainerName, imagesOf, missingPullCredentials, validateCanaryArgs } from "./validate";
 import { versionPageGate } from "./presets";
-import { CanaryWorkload } from "./workload";
+import { CanaryWorkload, CanaryWorkloadArgs } from "./workload";
 
 export type { CanaryContract } from "./contract";
 
@@ -61,6 +61,16 @@ function imageRefs(parent: pulumi.Resource, name: string, args: StatefulSetCanar
             builder: args.imageBuilder ?? DEFAULTS.imageBuilder, buildDirectory: args.buildDirectory,
         }, { parent }).pinnedRef];
     }));
+}
+
+/** The pods' pull credentials: the pull-only account and existing Secrets; the pushing account never. */
+function pullCredentials(args: StatefulSetCanaryArgs): Pick<CanaryWorkloadArgs, "pullSecret" | "pullSecretNames"> {
+    const pull = args.imagePull;
+    const server = pull?.server ?? args.registry?.server;
+    return {
+        pullSecret: pull?.username !== undefined && pull.password !== undefined && server ? { server, username: pull.username, password: pull.password } : undefined,
+        pullSecretNames: pull?.secretNames,
+    };
 }
 
 /** Which cluster: the provider the component builds from `cluster`, or the stack's default one. */
@@ -123,8 +133,10 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             deleteNamespace: args.deleteNamespace ?? DEFAULTS.deleteNamespace,
             podManagementPolicy: args.podManagementPolicy ?? DEFAULTS.podManagementPolicy,
             minReadySeconds: args.minReadySeconds ?? DEFAULTS.minReadySeconds,
-            pullSecret: args.registry ? { server: args.registry.server, username: args.registry.username, password: args.registry.password } : undefined,
+            ...pullCredentials(args),
         }, childOpts);
+        const missing = missingPullCredentials(args);
+        if (missing) pulumi.log.warn(`${missing} (requirePullCredentials makes this an error)`, this);
         const check = new RolloutCheck(`${name}-rollout`, {
             namespace: workload.namespace, name: workload.statefulSetName, generation: workload.statefulSet.metadata.generation,
             replicas: args.replicas, partition: args.partition, version: args.version, image: refs[args.version], container,

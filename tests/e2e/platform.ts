@@ -33,11 +33,14 @@ export async function localStack(stackName: string, settings: Record<string, str
         registryServer: env.STS_CANARY_REGISTRY,
         registryUsername: env.STS_CANARY_REGISTRY_USER,
         registryPassword: env.STS_CANARY_REGISTRY_PASSWORD,
+        // The pods pull with the platform's pull-only robot account, never the pushing one.
+        pullUsername: env.STS_CANARY_PULL_USER,
+        pullPassword: env.STS_CANARY_PULL_PASSWORD,
         baseImage: env.STS_CANARY_BASE_IMAGE,
         imageBuilder: "docker-cli",
         "kubernetes:kubeconfig": env.KUBECONFIG,
         ...settings,
-    }, ["registryPassword"]);
+    }, ["registryPassword", "pullPassword"]);
     return stack;
 }
 

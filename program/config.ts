@@ -13,7 +13,7 @@ import { Problem, validateCanaryArgs } from "sts-canary/validate";
 
 /** The stack config keys of the seed program (values as `pulumi config get` shows them; undefined = not set). */
 export const CONFIG_KEYS = [
-    "imageTag", "partition", "replicas", "namespace", "deleteNamespace", "appName", "versions", "pinnedImages", "registryServer",
+    "imageTag", "partition", "replicas", "namespace", "createNamespace", "deleteNamespace", "appName", "versions", "pinnedImages", "registryServer",
     "registryProject", "repository", "registryUsername", "pullUsername", "pullSecretNames", "requirePullCredentials", "nodePort", "nodeAddress", "baseImage", "imageBuilder", "rolloutTimeoutSeconds",
     "nodeSelector", "tolerations", "stableTag", "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "replaceStuckPods",
     "bakeSeconds", "maxRestarts", "checkVersionPage", "metricUrl", "metricThreshold", "metricComparison",
@@ -221,6 +221,7 @@ export function seedArgs(raw: RawConfig, secrets: SeedSecrets): SeedConfig {
         imageBuilder: read.text("imageBuilder"),
         name: appName,
         namespace: read.required("namespace"),
+        createNamespace: read.boolean("createNamespace"),
         deleteNamespace: read.boolean("deleteNamespace"),
         podSpec: versionPagePodSpec({ nodeSelector: nodeSelectorOf(read), tolerations: tolerationsOf(read) }),
         container: VERSION_PAGE_CONTAINER,

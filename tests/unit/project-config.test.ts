@@ -17,7 +17,7 @@ type Entry = { type: string; default?: unknown; description?: string; secret?: b
 
 /** Seed config keys that set a component option (the rest are the seed's own: names, registry, versions...). */
 const OPTION_OF_KEY: Partial<Record<string, OptionName>> = {
-    imageBuilder: "imageBuilder", deleteNamespace: "deleteNamespace", readyTimeoutSeconds: "readyTimeoutSeconds",
+    imageBuilder: "imageBuilder", createNamespace: "createNamespace", deleteNamespace: "deleteNamespace", readyTimeoutSeconds: "readyTimeoutSeconds",
     transientGraceSeconds: "transientGraceSeconds", crashLoopRestarts: "crashLoopRestarts", rolloutTimeoutSeconds: "rolloutTimeoutSeconds",
     replaceStuckPods: "replaceStuckPods", bakeSeconds: "bakeSeconds", maxRestarts: "maxRestarts", checkVersionPage: "checkVersionPage",
     baseImage: "versionPageBaseImage",

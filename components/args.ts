@@ -62,6 +62,18 @@ export interface ImagePullArgs {
     secretNames?: string[];
 }
 
+/** cosign signatures: what this stack pushes is signed; what the template runs must be signed by one of `publicKeys`. */
+export interface SignatureArgs {
+    /** The encrypted private key (the contents of `cosign.key`); pass a secret. Every image this stack builds is signed with it. */
+    privateKey?: pulumi.Input<string>;
+    /** Its password; pass a secret. */
+    password?: pulumi.Input<string>;
+    /** Public keys (PEM, the contents of `cosign.pub`): the template's image must be signed by one of them. */
+    publicKeys?: string[];
+    /** Verify before the template moves (default: true when publicKeys are given); false turns it off explicitly. */
+    verify?: boolean;
+}
+
 /** Stack config keys of the program (in its project's namespace, without the prefix), for tools: the contract carries them. */
 export interface ConfigKeys {
     /** Sets `version`, e.g. `imageTag`. */
@@ -163,6 +175,8 @@ export interface StatefulSetCanaryArgs {
     imagePull?: ImagePullArgs;
     /** Refuse, instead of a warning, when images are pushed to `registry` but the pods get no pull credentials (default false; set it in production). */
     requirePullCredentials?: boolean;
+    /** Sign what this stack pushes, verify what the template runs (cosign). */
+    signatures?: SignatureArgs;
     /** "pulumi-docker" (default, the @pulumi/docker provider) or "docker-cli" (the local Docker CLI). */
     imageBuilder?: string;
     /** Where version-page build contexts are written (default `.build/images`). */

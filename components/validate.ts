@@ -12,6 +12,7 @@ import {
     dnsLabelProblem, dnsSubdomainProblem, labelsProblem, oneOfProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
 } from "./checks";
+import { publicKeyBlocks } from "./images/cosign";
 import { isPinned, parsePin, pinnedRefProblem } from "./images/reference";
 import { DEFAULTS, LIMITS, OPTIONS, OptionSpec, SERVICE_TYPES } from "./options";
 import { VERSION_LABEL } from "./rollout/views";
@@ -53,6 +54,7 @@ export function validateCanaryArgs(args: StatefulSetCanaryArgs, isDirectory: (p:
     const add: Add = (propertyPath, reason) => { if (reason) problems.push({ propertyPath, reason }); };
     checkImages(args, add, isDirectory);
     checkPull(args, add);
+    checkSignatures(args, add);
     checkOptions(args, add);
     if (args.partition === undefined) add("partition", "required: pods with ordinal >= partition run the version");
     else if (typeof args.replicas === "number") add("partition", rangeProblem(args.partition, 0, Math.max(args.replicas, 0)));
@@ -136,6 +138,23 @@ function checkPull(args: StatefulSetCanaryArgs, add: Add): void {
     }
     const missing = missingPullCredentials(args);
     if (missing && args.requirePullCredentials) add("imagePull", `required (requirePullCredentials): ${missing}`);
+}
+
+/** A key pair needs its password; verifying needs public keys in PEM. */
+function checkSignatures(args: StatefulSetCanaryArgs, add: Add): void {
+    const s = args.signatures;
+    if (!s) return;
+    if (s.privateKey !== undefined && s.password === undefined) add("signatures.password", "required with signatures.privateKey (cosign keys are encrypted; pass a secret)");
+    if (s.password !== undefined && s.privateKey === undefined) add("signatures.privateKey", "required with signatures.password");
+    (s.publicKeys ?? []).forEach((key, i) => {
+        if (typeof key !== "string" || publicKeyBlocks(key).length !== 1) add(`signatures.publicKeys[${i}]`, "is not one PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----, the contents of cosign.pub)");
+    });
+    if (s.verify === true && (s.publicKeys ?? []).length === 0) add("signatures.publicKeys", "required to verify (signatures.verify is true): the keys whose signatures are accepted");
+}
+
+/** Verification is on when public keys are given, unless turned off explicitly. */
+export function verifiesSignatures(args: Pick<StatefulSetCanaryArgs, "signatures">): boolean {
+    return (args.signatures?.publicKeys?.length ?? 0) > 0 && args.signatures?.verify !== false;
 }
 
 /**

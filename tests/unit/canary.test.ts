@@ -184,6 +184,33 @@ describe("StatefulSetCanary with the seed's version-page preset", () => {
         }
     });
 
+    it("signs every image it builds with the stack's key and verifies the template's, the key and passwords as secrets", async () => {
+        const pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        const { args } = seedProgramArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", appName: "signed", namespace: "signed", pullUsername: PULL_USER, cosignPublicKey: pem },
+            { registryPassword: pulumi.secret(PASSWORD), pullPassword: pulumi.secret(PULL_PASSWORD), cosignPrivateKey: pulumi.secret("ENCRYPTED"), cosignPassword: pulumi.secret("kpw") });
+        await deploy("signed", { ...args, buildDirectory: BUILD_DIR });
+        const signatures = byType("pulumi-nodejs:dynamic/sts-canary:ImageSignature", "signed");
+        assert.deepStrictEqual(signatures.map((s) => s.name).sort(), ["signed-v1-signature", "signed-v2-signature"]);
+        for (const s of signatures) {
+            assert.strictEqual(s.inputs.mode, "sign");
+            assert.deepStrictEqual(s.inputs.login, { server: "127.0.0.1:5443", username: "admin", password: PASSWORD }, "signing pushes: the pushing account");
+            for (const p of ["privateKey", "password", "login"]) assert.ok(s.secretPaths.some((x) => x === p || x.startsWith(`${p}.`)), `${p} is not secret`);
+        }
+        const check = only(byType("pulumi-nodejs:dynamic/sts-canary:SignatureCheck", "signed"), "SignatureCheck");
+        assert.strictEqual(check.inputs.mode, "verify");
+        assert.deepStrictEqual(check.inputs.publicKeys, [pem]);
+        assert.match(check.inputs.ref, /^127\.0\.0\.1:5443\/library\/version-test:v1@sha256:/);
+        assert.deepStrictEqual(check.inputs.login, { server: "127.0.0.1:5443", username: PULL_USER, password: PULL_PASSWORD }, "verifying reads: the pull account");
+        assert.ok(check.secretPaths.some((x) => x.startsWith("login")));
+    });
+
+    it("verifies nothing without a public key or with verifySignatures false, and signs nothing without a private key", async () => {
+        const pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        await deploy("unsigned", seedArgs("unsigned"));
+        await deploy("nocheck", seedArgs("nocheck", { cosignPublicKey: pem, verifySignatures: "false" }));
+        assert.strictEqual(registered.filter((r) => /ImageSignature|SignatureCheck/.test(r.type) && /^(unsigned|nocheck)-/.test(r.name)).length, 0);
+    });
+
     it("exposes the app on a NodePort and governs pods with a headless Service", () => {
         const services = byType("kubernetes:core/v1:Service", "graph").map((s) => s.inputs);
         const nodePort = only(services.filter((s) => s.spec.type === "NodePort"), "NodePort Service");
@@ -382,6 +409,13 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
             "imagePull: required (requirePullCredentials): the pods get no image pull credentials for h:5443, and the pushing account "
             + "(registry.username) is never given to the cluster: give a pull-only account as imagePull.username/password (in Harbor: a robot "
             + "account with pull permission), or existing Secrets as imagePull.secretNames",
+        ]],
+        ["a key without its password, a public key that is not PEM", { signatures: { privateKey: "k", publicKeys: ["ssh-ed25519 AAAA"] } }, [
+            "signatures.password: required with signatures.privateKey (cosign keys are encrypted; pass a secret)",
+            "signatures.publicKeys[0]: is not one PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----, the contents of cosign.pub)",
+        ]],
+        ["verification asked for without keys", { signatures: { verify: true } }, [
+            "signatures.publicKeys: required to verify (signatures.verify is true): the keys whose signatures are accepted",
         ]],
         ["everything at once", { replicas: 0, namespace: "Bad_NS", readyTimeoutSeconds: 1, service: { type: "Ingress" }, gates: { http: { port: 80, path: "x" } } }, [
             "replicas: 0 is out of range; allowed 1..1000",

@@ -102,6 +102,8 @@ describe("program (index.ts)", () => {
             /pullSecretNames: "Bad_Name" is not a valid Secret name/);
         await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", pullUsername: "", requirePullCredentials: "true" }),
             /pullUsername: required \(requirePullCredentials\): the pods get no image pull credentials/);
+        await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", cosignPublicKey: "ssh-ed25519 AAAA" }),
+            /cosignPublicKey: holds no PEM public key/);
         assert.ok(!registered.some((r) => r.name.startsWith("prog6")), "nothing registered");
     });
 

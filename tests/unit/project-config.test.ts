@@ -28,7 +28,7 @@ describe("Pulumi.yaml config schema", () => {
     const schema = project.config as Record<string, Entry>;
 
     it("declares exactly the keys the program reads (and the secret password)", () => {
-        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword", "pullPassword"].sort());
+        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword", "pullPassword", "cosignPrivateKey", "cosignPassword"].sort());
     });
 
     it("gives every component option the component's own default and type", () => {

@@ -44,6 +44,7 @@ BACKEND_SOCK="$REG_STATE/socket/registry.sock"   # distribution listens here onl
 NGINX_CONF="$REG_STATE/nginx.conf"
 NGINX_TMP="$REG_STATE/nginx-tmp"
 FRONT_LOG="$LOGS/registry-front.log"       # nginx error log
+FRONT_ACCESS_LOG="$LOGS/registry-front-access.log"   # account, request and status of every request
 CONFIG="$REG_STATE/config.yml"
 DATA="$REG_STATE/data"
 CONTAINERD_CERTS_D="$REG_STATE/containerd-certs.d"   # a containerd config_path (hosts.toml)
@@ -146,7 +147,10 @@ pid $RUN/registry-front.nginx.pid;
 error_log $FRONT_LOG warn;
 events { worker_connections 256; }
 http {
-  access_log off;                       # distribution's access log has one line per request
+  # Who asked (the account, also for refused requests) and the answer; distribution's own access
+  # log (one line per request it served) is what the image push counters read.
+  log_format front '\$time_iso8601 \$remote_user "\$request" \$status';
+  access_log $FRONT_ACCESS_LOG front;
   client_body_temp_path $NGINX_TMP/body;
   proxy_temp_path $NGINX_TMP/proxy;
   fastcgi_temp_path $NGINX_TMP/fastcgi;
@@ -351,6 +355,9 @@ export STS_CANARY_PULL_USER='$PULL_USER'
 export STS_CANARY_PULL_PASSWORD=$(pull_password)
 export STS_CANARY_REGISTRY_CA=$CA_CRT
 export STS_CANARY_REGISTRY_CA_BUNDLE=$CA_BUNDLE
+export STS_CANARY_REGISTRY_FRONT_ACCESS_LOG=$FRONT_ACCESS_LOG
+# Go clients without a CA option of their own (cosign) trust the registry through this bundle.
+export SSL_CERT_FILE=$CA_BUNDLE
 export STS_CANARY_REGISTRY_ACCESS_LOG=$ACCESS_LOG
 export STS_CANARY_REGISTRY_LOG=$REG_LOG
 export STS_CANARY_REGISTRY_CONTAINERD_CERTS_D=$CONTAINERD_CERTS_D

@@ -26,7 +26,7 @@ export function loadPlatformEnv(): Record<string, string> {
 }
 
 /** Creates (or selects) a stack of this project on the local platform with base settings. */
-export async function localStack(stackName: string, settings: Record<string, string | string[]>): Promise<Stack> {
+export async function localStack(stackName: string, settings: Record<string, string | string[]>, secretKeys: string[] = []): Promise<Stack> {
     const env = loadPlatformEnv();
     const stack = await openStack({ stackName, workDir: REPO_ROOT, envVars: env }, true);
     await setConfig(stack, {
@@ -40,7 +40,7 @@ export async function localStack(stackName: string, settings: Record<string, str
         imageBuilder: "docker-cli",
         "kubernetes:kubeconfig": env.KUBECONFIG,
         ...settings,
-    }, ["registryPassword", "pullPassword"]);
+    }, ["registryPassword", "pullPassword", ...secretKeys]);
     return stack;
 }
 

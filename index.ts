@@ -9,12 +9,15 @@ const config = new pulumi.Config();
 
 function load(): SeedConfig {
     const password = config.getSecret("registryPassword");
+    const pullPassword = config.getSecret("pullPassword");
+    const cosignPrivateKey = config.getSecret("cosignPrivateKey");
+    const cosignPassword = config.getSecret("cosignPassword");
     const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config.get(key)]));
     try {
         if (password === undefined) {
             throw new ConfigError(["registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`"]);
         }
-        return seedArgs(raw, password);
+        return seedArgs(raw, { registryPassword: password, pullPassword, cosignPrivateKey, cosignPassword });
     } catch (err) {
         // One message, no stack trace: the keys and what is allowed.
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

@@ -154,7 +154,7 @@ function splitTable(runs: StepTiming[]): string {
 const describeTiming = (t: StepTiming) => PHASES.slice(0, 6).map(([k]) => `${k} ${Number(t[k]).toFixed(2)}`).join(", ");
 
 function manifest(ns: string, image: string, version: string, partition: number, env: Record<string, string>): string {
-    const auth = Buffer.from(`${env.STS_CANARY_REGISTRY_USER}:${env.STS_CANARY_REGISTRY_PASSWORD}`).toString("base64");
+    const auth = Buffer.from(`${env.STS_CANARY_PULL_USER}:${env.STS_CANARY_PULL_PASSWORD}`).toString("base64");
     const dockerconfig = Buffer.from(JSON.stringify({ auths: { [env.STS_CANARY_REGISTRY]: { auth } } })).toString("base64");
     const labels = { "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web" };
     const docs = [

@@ -38,15 +38,40 @@ export interface ImageSourceArgs {
     versionPage?: VersionPageArgs;
 }
 
+/** Where built images are pushed, with the pushing account: used by the builds only, never stored in the cluster. */
 export interface RegistryArgs {
     /** Registry host[:port], without scheme, e.g. harbor.example.com. */
     server: string;
     /** Repository path under the server, e.g. `library/version-test`. */
     repository: string;
-    /** User for pushes and for the pods' image pull Secret. */
+    /** The pushing account (builds only). */
     username: string;
-    /** Password; pass a secret. */
+    /** Its password; pass a secret. */
     password: pulumi.Input<string>;
+}
+
+/** How the pods pull their images: a pull-only account (a Harbor robot account) or existing Secrets; never the pushing account. */
+export interface ImagePullArgs {
+    /** Registry host[:port] the account is for (default: `registry.server`). */
+    server?: string;
+    /** A pull-only account, e.g. Harbor's robot account `robot$library+puller`. */
+    username?: string;
+    /** Its password or token; pass a secret. */
+    password?: pulumi.Input<string>;
+    /** Image pull Secrets (kubernetes.io/dockerconfigjson) that already exist in the namespace. */
+    secretNames?: string[];
+}
+
+/** cosign signatures: what this stack pushes is signed; what the template runs must be signed by one of `publicKeys`. */
+export interface SignatureArgs {
+    /** The encrypted private key (the contents of `cosign.key`); pass a secret. Every image this stack builds is signed with it. */
+    privateKey?: pulumi.Input<string>;
+    /** Its password; pass a secret. */
+    password?: pulumi.Input<string>;
+    /** Public keys (PEM, the contents of `cosign.pub`): the template's image must be signed by one of them. */
+    publicKeys?: string[];
+    /** Verify before the template moves (default: true when publicKeys are given); false turns it off explicitly. */
+    verify?: boolean;
 }
 
 /** Stack config keys of the program (in its project's namespace, without the prefix), for tools: the contract carries them. */
@@ -144,8 +169,14 @@ export interface StatefulSetCanaryArgs {
     pinnedImages?: string[];
     /** The stack config keys the program reads `version`, `partition`, `replicas` and `pinnedImages` from (for the sts-canary tool). */
     configKeys?: Partial<ConfigKeys>;
-    /** Registry for built images and the pods' pull Secret (required when a version is built). */
+    /** Registry built images are pushed to, with the pushing account (required when a version is built); never stored in the cluster. */
     registry?: RegistryArgs;
+    /** The pods' pull credentials: a pull-only account (its own image pull Secret) and/or existing Secrets. */
+    imagePull?: ImagePullArgs;
+    /** Refuse, instead of a warning, when images are pushed to `registry` but the pods get no pull credentials (default false; set it in production). */
+    requirePullCredentials?: boolean;
+    /** Sign what this stack pushes, verify what the template runs (cosign). */
+    signatures?: SignatureArgs;
     /** "pulumi-docker" (default, the @pulumi/docker provider) or "docker-cli" (the local Docker CLI). */
     imageBuilder?: string;
     /** Where version-page build contexts are written (default `.build/images`). */

@@ -12,12 +12,14 @@ import type { StatefulSetCanaryArgs } from "./args";
 import { ClusterAccess, clusterAccessFromConfig } from "./cluster";
 import { CanaryContract, contractOf } from "./contract";
 import { AppImage } from "./images/app-image";
+import type { RegistryLogin } from "./images/cosign";
+import { ImageSignature, SignatureCheck } from "./images/signature";
 import { DEFAULTS } from "./options";
 import { RolloutCheck } from "./rollout/check";
 import type { GateSettings } from "./rollout/inputs";
-import { canaryContainerName, imagesOf, validateCanaryArgs } from "./validate";
+import { canaryContainerName, imagesOf, missingPullCredentials, validateCanaryArgs, verifiesSignatures } from "./validate";
 import { versionPageGate } from "./presets";
-import { CanaryWorkload } from "./workload";
+import { CanaryWorkload, CanaryWorkloadArgs } from "./workload";
 
 export type { CanaryContract } from "./contract";
 
@@ -49,18 +51,69 @@ function validated(name: string, args: StatefulSetCanaryArgs): Record<string, un
     return { version: args.version, partition: args.partition, replicas: args.replicas };
 }
 
-/** Every version's pinned reference: what this stack builds and pushes, or what it is given. */
-function imageRefs(parent: pulumi.Resource, name: string, args: StatefulSetCanaryArgs): Record<string, pulumi.Output<string>> {
+interface ImageRefs {
+    /** version -> pinned reference */
+    refs: Record<string, pulumi.Output<string>>;
+    /** version -> its signature, for the images this stack builds and signs */
+    signatures: Record<string, ImageSignature>;
+}
+
+/** Every version's pinned reference: what this stack builds, pushes (and signs), or what it is given. */
+function imageRefs(parent: pulumi.Resource, name: string, args: StatefulSetCanaryArgs): ImageRefs {
     const repository = args.registry ? `${args.registry.server}/${args.registry.repository}` : "";
-    return Object.fromEntries(Object.entries(imagesOf(args)).map(([version, source]) => {
-        if (source.ref !== undefined) return [version, pulumi.output(source.ref)];
+    const refs: Record<string, pulumi.Output<string>> = {};
+    const signatures: Record<string, ImageSignature> = {};
+    for (const [version, source] of Object.entries(imagesOf(args))) {
+        if (source.ref !== undefined) {
+            refs[version] = pulumi.output(source.ref);
+            continue;
+        }
         const registry = args.registry!;
-        return [version, new AppImage(`${name}-${version}`, {
+        refs[version] = new AppImage(`${name}-${version}`, {
             version, build: source.build, versionPage: source.versionPage, repository, registryServer: registry.server,
             registryUsername: registry.username, registryPassword: registry.password,
             builder: args.imageBuilder ?? DEFAULTS.imageBuilder, buildDirectory: args.buildDirectory,
-        }, { parent }).pinnedRef];
-    }));
+        }, { parent }).pinnedRef;
+        const key = args.signatures;
+        if (key?.privateKey !== undefined) {
+            signatures[version] = new ImageSignature(`${name}-${version}-signature`, {
+                ref: refs[version], privateKey: pulumi.secret(key.privateKey), password: pulumi.secret(key.password ?? ""),
+                login: pulumi.secret(pulumi.output(registry.password).apply((password) => ({ server: registry.server, username: registry.username, password }))),
+            }, { parent });
+        }
+    }
+    return { refs, signatures };
+}
+
+/** The registry login that reads images: the pull account, else the pushing one, else none. */
+function readLogin(args: StatefulSetCanaryArgs): pulumi.Output<RegistryLogin | undefined> {
+    const pull = args.imagePull;
+    const server = pull?.server ?? args.registry?.server;
+    if (pull?.username !== undefined && pull.password !== undefined && server) {
+        return pulumi.secret(pulumi.output(pull.password).apply((password) => ({ server, username: pull.username!, password })));
+    }
+    const registry = args.registry;
+    if (!registry) return pulumi.output(undefined);
+    return pulumi.secret(pulumi.output(registry.password).apply((password) => ({ server: registry.server, username: registry.username, password })));
+}
+
+/** Before the template moves: its image must be signed by one of the stack's public keys (when verification is on). */
+function signatureCheck(parent: pulumi.Resource, name: string, args: StatefulSetCanaryArgs, images: ImageRefs): SignatureCheck | undefined {
+    if (!verifiesSignatures(args)) return undefined;
+    const signed = images.signatures[args.version];
+    return new SignatureCheck(`${name}-signature`, {
+        ref: images.refs[args.version], publicKeys: args.signatures!.publicKeys!, login: readLogin(args),
+    }, { parent, dependsOn: signed ? [signed] : [] });
+}
+
+/** The pods' pull credentials: the pull-only account and existing Secrets; the pushing account never. */
+function pullCredentials(args: StatefulSetCanaryArgs): Pick<CanaryWorkloadArgs, "pullSecret" | "pullSecretNames"> {
+    const pull = args.imagePull;
+    const server = pull?.server ?? args.registry?.server;
+    return {
+        pullSecret: pull?.username !== undefined && pull.password !== undefined && server ? { server, username: pull.username, password: pull.password } : undefined,
+        pullSecretNames: pull?.secretNames,
+    };
 }
 
 /** Which cluster: the provider the component builds from `cluster`, or the stack's default one. */
@@ -115,7 +168,9 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
     constructor(name: string, args: StatefulSetCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CANARY_TYPE, name, validated(name, args), opts);
         const { access, childOpts } = clusterOf(this, name, args);
-        const refs = imageRefs(this, name, args);
+        const images = imageRefs(this, name, args);
+        const refs = images.refs;
+        const verified = signatureCheck(this, name, args, images);
         const container = canaryContainerName(args)!;
         const workload = new CanaryWorkload(name, {
             ...args, name: args.name ?? name, container, image: refs[args.version],
@@ -123,8 +178,10 @@ export class StatefulSetCanary extends pulumi.ComponentResource {
             deleteNamespace: args.deleteNamespace ?? DEFAULTS.deleteNamespace,
             podManagementPolicy: args.podManagementPolicy ?? DEFAULTS.podManagementPolicy,
             minReadySeconds: args.minReadySeconds ?? DEFAULTS.minReadySeconds,
-            pullSecret: args.registry ? { server: args.registry.server, username: args.registry.username, password: args.registry.password } : undefined,
-        }, childOpts);
+            ...pullCredentials(args),
+        }, { ...childOpts, dependsOn: verified ? [verified] : [] });
+        const missing = missingPullCredentials(args);
+        if (missing) pulumi.log.warn(`${missing} (requirePullCredentials makes this an error)`, this);
         const check = new RolloutCheck(`${name}-rollout`, {
             namespace: workload.namespace, name: workload.statefulSetName, generation: workload.statefulSet.metadata.generation,
             replicas: args.replicas, partition: args.partition, version: args.version, image: refs[args.version], container,

@@ -66,6 +66,14 @@ export function repositoryProblem(path: string): string | undefined {
         : `"${path}" is not a valid repository path (components of lowercase letters, digits, '.', '_', '-', separated by '/')`;
 }
 
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes object name (RFC 1123 subdomain, at most 253 characters), e.g. a Secret's. */
+export function dnsSubdomainProblem(name: string, what: string): string | undefined {
+    return typeof name === "string" && DNS_SUBDOMAIN.test(name) && name.length <= 253 ? undefined
+        : `"${name}" is not a valid ${what} (RFC 1123 subdomain: lowercase letters, digits, '-', '.', at most 253 characters)`;
+}
+
 /** A name that must be an RFC 1123 label of at most `max` characters. */
 export function dnsLabelProblem(name: string, what: string, max = 63): string | undefined {
     return DNS_LABEL.test(name) && name.length <= max ? undefined : `"${name}" is not a valid ${what} (RFC 1123 label, at most ${max} characters)`;

@@ -30,6 +30,11 @@ export const OPTIONS = {
         path: "imageBuilder", default: "pulumi-docker", allowed: IMAGE_BUILDERS,
         description: "`pulumi-docker` (the @pulumi/docker provider) or `docker-cli` (the local Docker CLI, where the docker provider plugin is unavailable).",
     },
+    requirePullCredentials: {
+        path: "requirePullCredentials", default: false,
+        description: "Refuse (instead of a warning) when images are pushed to `registry` but the pods get no pull credentials "
+            + "(`imagePull`, or imagePullSecrets of the pod spec); the pushing account never reaches the cluster. Set it in production.",
+    },
     createNamespace: { path: "createNamespace", default: true, description: "Create the namespace, or use an existing one." },
     deleteNamespace: {
         path: "deleteNamespace", default: false,

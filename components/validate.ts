@@ -9,9 +9,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageSourceArgs, StatefulSetCanaryArgs } from "./args";
 import {
-    dnsLabelProblem, labelsProblem, oneOfProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
+    dnsLabelProblem, dnsSubdomainProblem, labelsProblem, oneOfProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
 } from "./checks";
+import { publicKeyBlocks } from "./images/cosign";
 import { isPinned, parsePin, pinnedRefProblem } from "./images/reference";
 import { DEFAULTS, LIMITS, OPTIONS, OptionSpec, SERVICE_TYPES } from "./options";
 import { VERSION_LABEL } from "./rollout/views";
@@ -52,6 +53,8 @@ export function validateCanaryArgs(args: StatefulSetCanaryArgs, isDirectory: (p:
     const problems: Problem[] = [];
     const add: Add = (propertyPath, reason) => { if (reason) problems.push({ propertyPath, reason }); };
     checkImages(args, add, isDirectory);
+    checkPull(args, add);
+    checkSignatures(args, add);
     checkOptions(args, add);
     if (args.partition === undefined) add("partition", "required: pods with ordinal >= partition run the version");
     else if (typeof args.replicas === "number") add("partition", rangeProblem(args.partition, 0, Math.max(args.replicas, 0)));
@@ -116,6 +119,57 @@ function checkImages(args: StatefulSetCanaryArgs, add: Add, isDirectory: (p: str
     } else if (built.length > 0) {
         add("registry", `required: versions ${built.join(", ")} are built and pushed`);
     }
+}
+
+/** Pods pull with their own account; the pushing one (`registry`) never reaches the cluster. */
+function checkPull(args: StatefulSetCanaryArgs, add: Add): void {
+    const pull = args.imagePull;
+    if (pull) {
+        if (pull.server !== undefined) add("imagePull.server", registryProblem(pull.server));
+        else if (pull.username !== undefined && !args.registry?.server) add("imagePull.server", "required: there is no registry.server to default to");
+        if (pull.username !== undefined && pull.password === undefined) add("imagePull.password", "required with imagePull.username; pass a secret");
+        if (pull.password !== undefined && pull.username === undefined) add("imagePull.username", "required with imagePull.password");
+        if (pull.username !== undefined && known(pull.username) && pull.username === "") add("imagePull.username", "must not be empty");
+        if (known(pull.username) && pull.username && pull.username === args.registry?.username && (pull.server ?? args.registry.server) === args.registry.server) {
+            add("imagePull.username", `"${pull.username}" is the pushing account (registry.username): anyone who can read Secrets in the namespace `
+                + "could overwrite every image. Give a pull-only account (in Harbor: a robot account with pull permission on the project)");
+        }
+        (pull.secretNames ?? []).forEach((name, i) => add(`imagePull.secretNames[${i}]`, dnsSubdomainProblem(name, "Secret name")));
+    }
+    const missing = missingPullCredentials(args);
+    if (missing && args.requirePullCredentials) add("imagePull", `required (requirePullCredentials): ${missing}`);
+}
+
+/** A key pair needs its password; verifying needs public keys in PEM. */
+function checkSignatures(args: StatefulSetCanaryArgs, add: Add): void {
+    const s = args.signatures;
+    if (!s) return;
+    if (s.privateKey !== undefined && s.password === undefined) add("signatures.password", "required with signatures.privateKey (cosign keys are encrypted; pass a secret)");
+    if (s.password !== undefined && s.privateKey === undefined) add("signatures.privateKey", "required with signatures.password");
+    (s.publicKeys ?? []).forEach((key, i) => {
+        if (typeof key !== "string" || publicKeyBlocks(key).length !== 1) add(`signatures.publicKeys[${i}]`, "is not one PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----, the contents of cosign.pub)");
+    });
+    if (s.verify === true && (s.publicKeys ?? []).length === 0) add("signatures.publicKeys", "required to verify (signatures.verify is true): the keys whose signatures are accepted");
+}
+
+/** Verification is on when public keys are given, unless turned off explicitly. */
+export function verifiesSignatures(args: Pick<StatefulSetCanaryArgs, "signatures">): boolean {
+    return (args.signatures?.publicKeys?.length ?? 0) > 0 && args.signatures?.verify !== false;
+}
+
+/**
+ * Why the pods would get no pull credentials although images are pushed to a private registry,
+ * or undefined. An error under requirePullCredentials, a warning otherwise.
+ */
+export function missingPullCredentials(args: Pick<StatefulSetCanaryArgs, "registry" | "imagePull" | "podSpec">): string | undefined {
+    if (!args.registry) return undefined;
+    const pull = args.imagePull;
+    if (pull?.username !== undefined || (pull?.secretNames?.length ?? 0) > 0) return undefined;
+    const own = args.podSpec?.imagePullSecrets;
+    if (!known(own) || (Array.isArray(own) && own.length > 0)) return undefined;
+    return `the pods get no image pull credentials for ${args.registry.server}, and the pushing account (registry.username) is never `
+        + "given to the cluster: give a pull-only account as imagePull.username/password (in Harbor: a robot account with pull "
+        + "permission), or existing Secrets as imagePull.secretNames";
 }
 
 function checkNames(args: StatefulSetCanaryArgs, add: Add): void {

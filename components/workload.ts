@@ -9,6 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StatefulSetCanaryArgs } from "./args";
 import { VERSION_LABEL } from "./rollout/views";
 
+/** On the pods' image pull Secret: the pull account's name. */
+export const PULL_USER_ANNOTATION = "sts-canary.dev/pull-user";
+
 /** Pulumi's StatefulSet await never finishes while partition > 0; the RolloutCheck replaces it. */
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
@@ -29,8 +32,10 @@ export interface CanaryWorkloadArgs extends Pick<StatefulSetCanaryArgs, "namespa
     container: string;
     podManagementPolicy: string;
     minReadySeconds: number;
-    /** Credentials for an image pull Secret, when images come from a private registry. */
+    /** A pull-only account for the pods' image pull Secret (never the pushing one). */
     pullSecret?: { server: string; username: pulumi.Input<string>; password: pulumi.Input<string> };
+    /** Existing image pull Secrets in the namespace. */
+    pullSecretNames?: string[];
 }
 
 export function recommendedLabels(name: string): Record<string, string> {
@@ -118,15 +123,18 @@ export class CanaryWorkload extends pulumi.ComponentResource {
         }, { parent: this, retainOnDelete: !args.deleteNamespace }).metadata.name;
     }
 
-    /** The image pull Secret, when images come from a private registry. */
+    /** The pods' image pull Secrets: one made from the pull-only account, and the existing ones named. */
     private pullSecrets(name: string, args: CanaryWorkloadArgs, metadata: ReturnType<Metadata>): k8s.types.input.core.v1.LocalObjectReference[] {
-        if (!args.pullSecret) return [];
+        const named = (args.pullSecretNames ?? []).map((secretName) => ({ name: secretName }));
+        if (!args.pullSecret) return named;
         const { server, username, password } = args.pullSecret;
         const secret = new k8s.core.v1.Secret(`${name}-pull`, {
-            metadata, type: "kubernetes.io/dockerconfigjson",
+            // The account's name (not its password) for audits and the policy pack's push-account rule.
+            metadata: { ...metadata, annotations: pulumi.all([metadata.annotations ?? {}, username]).apply(([own, user]) => ({ ...own, [PULL_USER_ANNOTATION]: user })) },
+            type: "kubernetes.io/dockerconfigjson",
             stringData: { ".dockerconfigjson": pulumi.secret(pulumi.all([username, password]).apply(([u, p]) => dockerConfigJson(server, u, p))) },
         }, { parent: this });
-        return [{ name: secret.metadata.name }];
+        return [{ name: secret.metadata.name }, ...named];
     }
 
     /** The user's pod spec with the canary image, as a partitioned RollingUpdate StatefulSet. */

@@ -9,6 +9,8 @@
 #   pulumi-resource-kubernetes      Kubernetes provider 4.25.0     (platform/engine/kubernetes)
 #   pulumi-language-yaml            YAML language host v1.25.0     (platform/engine/language-yaml)
 #   actionlint                      GitHub workflow linter v1.7.12 (platform/engine/actionlint), for the tests
+#   cosign                          image signing v2.6.5 (platform/engine/cosign): the component signs
+#                                   what it pushes and verifies digests before the template moves
 #
 # Idempotent: a tool is rebuilt only when its version or the hash of its wrapper sources changes.
 # Usage: platform/build-engine.sh; then: source platform/engine/env.sh
@@ -20,6 +22,7 @@ K8S_PROVIDER_VERSION=4.25.0   # = github.com/pulumi/pulumi-kubernetes tag v4.25.
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 YAML_VERSION=v1.25.0
 ACTIONLINT_VERSION=v1.7.12
+COSIGN_VERSION=v2.6.5
 
 # Only the module proxy; never fall back to direct VCS access.
 export GOPROXY="${STS_CANARY_GOPROXY:-https://proxy.golang.org}"
@@ -108,6 +111,14 @@ build_actionlint() {
     -ldflags "-s -w -X github.com/rhysd/actionlint.version=$version" github.com/rhysd/actionlint/cmd/actionlint
 }
 
+build_cosign() {
+  local out="$1" version="$2" dir="$3"
+  cd "$dir"
+  "${GOBUILD[@]}" -o "$out/cosign" \
+    -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$version" github.com/sigstore/cosign/v2/cmd/cosign
+  "$out/cosign" version >/dev/null
+}
+
 total_start=$SECONDS
 ensure_tool pulumi "$PULUMI_VERSION" "$ENGINE_DIR/cli" pulumi
 ensure_tool pulumi-language-nodejs "$PULUMI_VERSION" "$ENGINE_DIR/language-nodejs" \
@@ -117,6 +128,8 @@ ensure_tool pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION" "$ENGINE_DIR/kube
 ensure_tool actionlint "$ACTIONLINT_VERSION" "$ENGINE_DIR/actionlint" actionlint
 apt_install shellcheck   # actionlint checks the workflows' run: scripts with it
 ln -sfn "${TOOL_DIR[actionlint]}/actionlint" "$BIN/actionlint"
+ensure_tool cosign "$COSIGN_VERSION" "$ENGINE_DIR/cosign" cosign
+ln -sfn "${TOOL_DIR[cosign]}/cosign" "$BIN/cosign"
 
 # The CLI looks for its "bundled" plugins (language hosts, the pulumi-nodejs dynamic provider) next
 # to its own resolved executable and warns when $PATH yields a different file. So the CLI and those
@@ -145,7 +158,7 @@ if ! cmp -s "$k8s_bin" "$k8s_installed"; then
     "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$k8s_bin" --reinstall
 fi
 
-for t in pulumi pulumi-language-nodejs pulumi-language-yaml pulumi-resource-kubernetes actionlint; do
+for t in pulumi pulumi-language-nodejs pulumi-language-yaml pulumi-resource-kubernetes actionlint cosign; do
   log "  $t: ${TIMES[$t]}s (${TOOL_DIR[$t]})"
 done
 log "engine ready in $((SECONDS - total_start))s: $BIN/pulumi $("$BIN/pulumi" version); source platform/engine/env.sh"

@@ -19,6 +19,9 @@ pulumi stack select --create "$STACK" --non-interactive >/dev/null
 pulumi config set registryServer "$STS_CANARY_REGISTRY"
 pulumi config set registryUsername "$STS_CANARY_REGISTRY_USER"
 printf '%s' "$STS_CANARY_REGISTRY_PASSWORD" | pulumi config set --secret registryPassword
+# The pods pull with the registry's pull-only robot account; the pushing one stays with the builds.
+pulumi config set pullUsername "$STS_CANARY_PULL_USER"
+printf '%s' "$STS_CANARY_PULL_PASSWORD" | pulumi config set --secret pullPassword
 pulumi config set baseImage "$STS_CANARY_BASE_IMAGE"
 pulumi config set imageBuilder docker-cli
 pulumi config set namespace "$NAMESPACE"

@@ -14,7 +14,12 @@ export interface RuleContext {
     registry?: string;
     /** Stacks where prod rules apply. */
     prodStackPattern: RegExp;
+    /** Accounts that push images: never in the cluster. */
+    pushAccounts?: string[];
 }
+
+/** On the component's image pull Secret: the pull account's name (components/workload.ts). */
+export const PULL_USER_ANNOTATION = "sts-canary.dev/pull-user";
 
 export const DEFAULT_PROD_STACK_PATTERN = /^(prod|production)$|-prod$/;
 // What the engine sends for a value that is not known during a preview.
@@ -74,6 +79,47 @@ export function resourceLimitsSet(props: any): string[] {
         const missing = ["cpu", "memory"].filter((k) => !known(limits[k]));
         return missing.length === 0 ? [] : [`container ${c.name}: no ${missing.join(" and ")} limit`];
     });
+}
+
+/** Users of a dockerconfigjson Secret: the component's annotation and the readable `auths` entries. */
+function pullSecretUsers(props: any): string[] {
+    const users = new Set<string>();
+    const annotated = props?.metadata?.annotations?.[PULL_USER_ANNOTATION];
+    if (known(annotated)) users.add(String(annotated));
+    const texts = [props?.stringData?.[".dockerconfigjson"], known(props?.data?.[".dockerconfigjson"]) ? decodeBase64(props.data[".dockerconfigjson"]) : undefined];
+    for (const text of texts.filter((t) => typeof t === "string" && known(t))) {
+        try {
+            for (const entry of Object.values<any>(JSON.parse(text).auths ?? {})) {
+                const user = entry?.username ?? (typeof entry?.auth === "string" ? decodeBase64(entry.auth)?.split(":")[0] : undefined);
+                if (user) users.add(user);
+            }
+        } catch {
+            // not JSON (or not readable here): the annotation still tells
+        }
+    }
+    return [...users];
+}
+
+function decodeBase64(text: string): string | undefined {
+    try { return Buffer.from(text, "base64").toString("utf8"); } catch { return undefined; }
+}
+
+/** An image pull Secret (kubernetes.io/dockerconfigjson) never holds a pushing account. */
+export function pullSecretNotPushAccount(props: any, context: RuleContext): string[] {
+    if (props?.type !== "kubernetes.io/dockerconfigjson" || !context.pushAccounts?.length) return [];
+    const name = props?.metadata?.name ?? "(unnamed)";
+    return pullSecretUsers(props).filter((u) => context.pushAccounts!.includes(u)).map((u) =>
+        `image pull Secret ${name} holds the pushing account "${u}": anyone who can read Secrets in the namespace could overwrite `
+        + "images; give the cluster a pull-only account (a Harbor robot account with pull permission)");
+}
+
+/** Prod pods that pull from the configured (private) registry do so with credentials. */
+export function prodPullsWithCredentials(props: any, context: RuleContext): string[] {
+    if (!isProd(context) || !context.registry) return [];
+    const spec = props?.spec?.template?.spec ?? {};
+    if (!known(spec.imagePullSecrets) || (Array.isArray(spec.imagePullSecrets) && spec.imagePullSecrets.length > 0)) return [];
+    const fromRegistry = containersOf(props).some((c) => known(c.image) && parseReference(String(c.image)).registry === context.registry);
+    return fromRegistry ? [`pods pull from ${context.registry} without image pull credentials in prod stack ${context.stack} (requirePullCredentials: true refuses this in the component)`] : [];
 }
 
 export function prodReplicasAtLeastTwo(props: any, context: RuleContext): string[] {

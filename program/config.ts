@@ -8,13 +8,14 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CanaryArgs } from "sts-canary/args";
 import { LABEL_KEY, LABEL_VALUE, pathComponentProblem } from "sts-canary/checks";
+import { publicKeyBlocks } from "sts-canary/images/cosign";
 import { VERSION_PAGE_CONTAINER, versionPageGate, versionPagePodSpec, versionPageService } from "sts-canary/presets";
 import { Problem, validateCanaryArgs } from "sts-canary/validate";
 
 /** The stack config keys of the seed program (values as `pulumi config get` shows them; undefined = not set). */
 export const CONFIG_KEYS = [
-    "imageTag", "partition", "replicas", "namespace", "deleteNamespace", "appName", "versions", "pinnedImages", "registryServer",
-    "registryProject", "repository", "registryUsername", "nodePort", "nodeAddress", "baseImage", "imageBuilder", "rolloutTimeoutSeconds",
+    "imageTag", "partition", "replicas", "namespace", "createNamespace", "deleteNamespace", "appName", "versions", "pinnedImages", "registryServer",
+    "registryProject", "repository", "registryUsername", "pullUsername", "pullSecretNames", "requirePullCredentials", "cosignPublicKey", "verifySignatures", "nodePort", "nodeAddress", "baseImage", "imageBuilder", "rolloutTimeoutSeconds",
     "nodeSelector", "tolerations", "stableTag", "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "replaceStuckPods",
     "bakeSeconds", "maxRestarts", "checkVersionPage", "metricUrl", "metricThreshold", "metricComparison",
 ] as const;
@@ -23,9 +24,12 @@ export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = { [K in ConfigKey]?: string };
 
 /** The seed's own keys that are not the component's (the rest map to an argument of the same name, see keyOfPath). */
-const PATH_KEYS: [RegExp, ConfigKey][] = [
+const PATH_KEYS: [RegExp, string][] = [
     [/^version$/, "imageTag"], [/^stableVersion$/, "stableTag"], [/^name$/, "appName"], [/^pinnedImages/, "pinnedImages"],
     [/^registry\.server$/, "registryServer"], [/^registry\.username$/, "registryUsername"], [/^registry\.repository$/, "repository"],
+    [/^imagePull\.server$/, "registryServer"], [/^imagePull\.password$/, "pullPassword"], [/^imagePull\.secretNames/, "pullSecretNames"],
+    [/^imagePull(\.username)?$/, "pullUsername"], [/^signatures\.privateKey$/, "cosignPrivateKey"], [/^signatures\.password$/, "cosignPassword"],
+    [/^signatures\.publicKeys/, "cosignPublicKey"], [/^signatures\.verify$/, "verifySignatures"],
     [/^service\.ports\[\d+\]\.nodePort$/, "nodePort"], [/^podSpec\.nodeSelector/, "nodeSelector"], [/^podSpec\.tolerations/, "tolerations"],
     [/^gates\.metric\.url$/, "metricUrl"], [/^gates\.metric\.threshold$/, "metricThreshold"], [/^gates\.metric\.comparison$/, "metricComparison"],
     [/^gates\.http\./, "checkVersionPage"],
@@ -177,8 +181,37 @@ function metricOf(read: Reader): NonNullable<CanaryArgs["gates"]>["metric"] {
     return { url, threshold: Number(threshold), comparison: read.text("metricComparison") };
 }
 
+/** The stack's secrets (`pulumi config set --secret`), read apart from the plain keys. */
+export interface SeedSecrets {
+    /** The pushing account's password (builds only). */
+    registryPassword: pulumi.Input<string>;
+    /** The pods' pull-only account's password. */
+    pullPassword?: pulumi.Input<string>;
+    /** cosign's encrypted private key (cosign.key) and its password: images this stack builds are signed. */
+    cosignPrivateKey?: pulumi.Input<string>;
+    cosignPassword?: pulumi.Input<string>;
+}
+
+/** Signing with the stack's key pair; verification whenever a public key is configured, unless verifySignatures is false. */
+function signaturesOf(read: Reader, secrets: SeedSecrets): CanaryArgs["signatures"] {
+    const publicKey = read.text("cosignPublicKey");
+    const publicKeys = publicKey === undefined ? [] : publicKeyBlocks(publicKey);
+    if (publicKey !== undefined && publicKeys.length === 0) read.problems.push("cosignPublicKey: holds no PEM public key (-----BEGIN PUBLIC KEY-----...; the contents of cosign.pub)");
+    const verify = read.boolean("verifySignatures");
+    if (secrets.cosignPrivateKey === undefined && publicKeys.length === 0) return undefined;
+    return { privateKey: secrets.cosignPrivateKey, password: secrets.cosignPassword, publicKeys, verify: verify === false ? false : undefined };
+}
+
+/** The pods' pull account and existing pull Secrets, when given. */
+function imagePullOf(read: Reader, pullPassword: pulumi.Input<string> | undefined): CanaryArgs["imagePull"] {
+    const username = read.text("pullUsername");
+    const secretNames = read.list("pullSecretNames", 'a list of Secret names (e.g. ["harbor-pull"])');
+    if (username === undefined && pullPassword === undefined && secretNames.length === 0) return undefined;
+    return { username, password: pullPassword, secretNames };
+}
+
 /** The seed's app on the general component: the nginx version-page preset, every setting from stack config. */
-export function seedArgs(raw: RawConfig, password: pulumi.Input<string>): SeedConfig {
+export function seedArgs(raw: RawConfig, secrets: SeedSecrets): SeedConfig {
     const read = new Reader(raw);
     const appName = read.required("appName");
     const project = read.required("registryProject");
@@ -197,10 +230,14 @@ export function seedArgs(raw: RawConfig, password: pulumi.Input<string>): SeedCo
         replicas: read.integer("replicas") ?? 1,
         images: Object.fromEntries(versionsOf(read).map((v) => [v, { versionPage: { baseImage } }])),
         pinnedImages: read.list("pinnedImages", "a list of version=reference entries"),
-        registry: { server: read.required("registryServer"), repository: `${project}/${repository}`, username: read.required("registryUsername"), password },
+        registry: { server: read.required("registryServer"), repository: `${project}/${repository}`, username: read.required("registryUsername"), password: secrets.registryPassword },
+        imagePull: imagePullOf(read, secrets.pullPassword),
+        requirePullCredentials: read.boolean("requirePullCredentials"),
+        signatures: signaturesOf(read, secrets),
         imageBuilder: read.text("imageBuilder"),
         name: appName,
         namespace: read.required("namespace"),
+        createNamespace: read.boolean("createNamespace"),
         deleteNamespace: read.boolean("deleteNamespace"),
         podSpec: versionPagePodSpec({ nodeSelector: nodeSelectorOf(read), tolerations: tolerationsOf(read) }),
         container: VERSION_PAGE_CONTAINER,

@@ -157,7 +157,8 @@ export function leaseInfo(lease: LeaseObject, now: number): LeaseInfo | undefine
  * environment variables the tool runs with.
  */
 export function redact(text: string, env: NodeJS.ProcessEnv = process.env): string {
-    const keys = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "STS_CANARY_REGISTRY_PASSWORD"];
+    const keys = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "STS_CANARY_REGISTRY_PASSWORD",
+        "STS_CANARY_PULL_PASSWORD"];
     return redactText(text, keys.map((key) => env[key]));
 }
 

@@ -22,6 +22,8 @@ const db = new StatefulSetCanary("db", {
         username: config.get("registryUsername") ?? "admin",
         password: config.requireSecret("registryPassword"),
     },
+    // The pods pull with a pull-only account (a Harbor robot account); the pushing one stays with the builds.
+    imagePull: { username: config.require("pullUsername"), password: config.requireSecret("pullPassword") },
     imageBuilder: config.get("imageBuilder"),
     namespace: config.get("namespace") ?? "stateful",
     createNamespace: config.getBoolean("createNamespace") ?? true,

@@ -16,7 +16,8 @@ const POLICY_PACK = path.join(REPO_ROOT, "policy");
 const log = (line: string) => console.log(`      ${line}`);
 const POLICIES = [
     "partition-within-bounds", "no-mutable-tags-in-prod", "images-pinned-by-digest",
-    "images-from-configured-registry", "resource-limits-set", "prod-replicas-at-least-2",
+    "images-from-configured-registry", "resource-limits-set", "prod-replicas-at-least-2", "prod-pulls-with-credentials",
+    "pull-secret-not-push-account",
 ];
 
 async function destroyAndRemove(stack: Stack | undefined): Promise<void> {
@@ -34,13 +35,17 @@ describe("policy pack on the local platform", function () {
         const env = loadPlatformEnv();
         bad = await openStack({ stackName: "policy-prod", workDir: path.join(REPO_ROOT, "tests/policy/bad-program"), envVars: env }, true);
         // The pack reads registryServer from the checked stack's own project (sts-canary-policy-bad).
-        await setConfig(bad, { "sts-canary-policy-bad:registryServer": env.STS_CANARY_REGISTRY, "kubernetes:kubeconfig": env.KUBECONFIG });
+        await setConfig(bad, {
+            "sts-canary-policy-bad:registryServer": env.STS_CANARY_REGISTRY, "sts-canary-policy-bad:registryUsername": env.STS_CANARY_REGISTRY_USER,
+            "kubernetes:kubeconfig": env.KUBECONFIG,
+        });
         const error = await bad.preview({ policyPacks: [POLICY_PACK], color: "never" }).then(() => undefined, (err: Error) => err);
         assert.ok(error, "the preview of the bad program passed the policy pack");
         const text = String(error.message);
         for (const policy of POLICIES) assert.match(text, new RegExp(`\\[mandatory\\] +${policy} `), `${policy} did not fail`);
         assert.match(text, /image nginx:latest uses the mutable tag "latest" in prod stack policy-prod/);
         assert.match(text, /partition 3 is outside 0\.\.1/);
+        assert.match(text, /image pull Secret bad-pull holds the pushing account "admin"/);
     });
 });
 

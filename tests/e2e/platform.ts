@@ -26,18 +26,21 @@ export function loadPlatformEnv(): Record<string, string> {
 }
 
 /** Creates (or selects) a stack of this project on the local platform with base settings. */
-export async function localStack(stackName: string, settings: Record<string, string | string[]>): Promise<Stack> {
+export async function localStack(stackName: string, settings: Record<string, string | string[]>, secretKeys: string[] = []): Promise<Stack> {
     const env = loadPlatformEnv();
     const stack = await openStack({ stackName, workDir: REPO_ROOT, envVars: env }, true);
     await setConfig(stack, {
         registryServer: env.STS_CANARY_REGISTRY,
         registryUsername: env.STS_CANARY_REGISTRY_USER,
         registryPassword: env.STS_CANARY_REGISTRY_PASSWORD,
+        // The pods pull with the platform's pull-only robot account, never the pushing one.
+        pullUsername: env.STS_CANARY_PULL_USER,
+        pullPassword: env.STS_CANARY_PULL_PASSWORD,
         baseImage: env.STS_CANARY_BASE_IMAGE,
         imageBuilder: "docker-cli",
         "kubernetes:kubeconfig": env.KUBECONFIG,
         ...settings,
-    }, ["registryPassword"]);
+    }, ["registryPassword", "pullPassword", ...secretKeys]);
     return stack;
 }
 

@@ -46,6 +46,8 @@ describe("a stateful app (PostgreSQL with a volume per pod) through the canary",
         await stack.setAllConfig({
             [`${PROJECT}:registryServer`]: { value: env.STS_CANARY_REGISTRY },
             [`${PROJECT}:registryPassword`]: { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
+            [`${PROJECT}:pullUsername`]: { value: env.STS_CANARY_PULL_USER },
+            [`${PROJECT}:pullPassword`]: { value: env.STS_CANARY_PULL_PASSWORD, secret: true },
             [`${PROJECT}:baseImage`]: { value: env.STS_CANARY_POSTGRES_BASE_IMAGE },
             [`${PROJECT}:imageBuilder`]: { value: "docker-cli" },
             [`${PROJECT}:namespace`]: { value: NAMESPACE },

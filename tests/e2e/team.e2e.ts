@@ -74,6 +74,8 @@ describe("two operators, two checkouts, one stack on the shared PostgreSQL backe
         };
         const config: Record<string, { value: string; objectValue?: string[]; secret: boolean }> = {
             "sts-canary:registryPassword": { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
+            "sts-canary:pullUsername": { value: env.STS_CANARY_PULL_USER, secret: false },
+            "sts-canary:pullPassword": { value: env.STS_CANARY_PULL_PASSWORD, secret: true },
             "kubernetes:kubeconfig": { value: env.KUBECONFIG, secret: false },
         };
         for (const [key, value] of Object.entries(values)) {

@@ -28,6 +28,8 @@ describe("sts-canary tool on the YAML example's stack", function () {
         await stack.setAllConfigJson(JSON.stringify({
             [`${PROJECT}:registryServer`]: { value: env.STS_CANARY_REGISTRY, secret: false },
             [`${PROJECT}:registryPassword`]: { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
+            [`${PROJECT}:pullUsername`]: { value: env.STS_CANARY_PULL_USER, secret: false },
+            [`${PROJECT}:pullPassword`]: { value: env.STS_CANARY_PULL_PASSWORD, secret: true },
             [`${PROJECT}:imageBuilder`]: { value: "docker-cli", secret: false },
             [`${PROJECT}:namespace`]: { value: NAMESPACE, secret: false },
             [`${PROJECT}:nodePort`]: { value: "30095", secret: false },
@@ -106,6 +108,8 @@ describe("sts-canary tool on the stateful example's stacks (dev -> prod by diges
             await stack.setAllConfigJson(JSON.stringify({
                 [`${DB_PROJECT}:registryServer`]: { value: env.STS_CANARY_REGISTRY, secret: false },
                 [`${DB_PROJECT}:registryPassword`]: { value: env.STS_CANARY_REGISTRY_PASSWORD, secret: true },
+                [`${DB_PROJECT}:pullUsername`]: { value: env.STS_CANARY_PULL_USER, secret: false },
+                [`${DB_PROJECT}:pullPassword`]: { value: env.STS_CANARY_PULL_PASSWORD, secret: true },
                 [`${DB_PROJECT}:baseImage`]: { value: env.STS_CANARY_POSTGRES_BASE_IMAGE, secret: false },
                 [`${DB_PROJECT}:imageBuilder`]: { value: "docker-cli", secret: false },
                 [`${DB_PROJECT}:namespace`]: { value: name(which), secret: false },

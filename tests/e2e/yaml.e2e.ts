@@ -33,7 +33,7 @@ describe("the component package from a Pulumi YAML program (pod spec, fail-fast,
             const full = key.includes(":") ? key : `${PROJECT}:${key}`;
             config[full] = typeof value === "object"
                 ? { value: JSON.stringify(value), objectValue: value, secret: false }
-                : { value: String(value), secret: key === "registryPassword" };
+                : { value: String(value), secret: key === "registryPassword" || key === "pullPassword" };
         }
         await stack.setAllConfigJson(JSON.stringify(config));
     }
@@ -45,6 +45,7 @@ describe("the component package from a Pulumi YAML program (pod spec, fail-fast,
         images.v2 = { versionPage: { baseImage: env.STS_CANARY_BASE_IMAGE } };
         await configure({
             registryServer: env.STS_CANARY_REGISTRY, registryPassword: env.STS_CANARY_REGISTRY_PASSWORD, imageBuilder: "docker-cli",
+            pullUsername: env.STS_CANARY_PULL_USER, pullPassword: env.STS_CANARY_PULL_PASSWORD,
             namespace: NAMESPACE, nodePort: 30096, greeting: "hello from the e2e", readyTimeoutSeconds: 60, imageTag: "v1", partition: 0,
             images, "kubernetes:kubeconfig": env.KUBECONFIG,
         });

@@ -9,6 +9,8 @@ import type { StatefulSetCanary } from "../../components/canary";
 import { RawConfig, seedArgs as seedProgramArgs } from "../../program/config";
 
 const PASSWORD = "s3cr3t-Harbor-pw";
+const PULL_USER = "robot$library+puller";
+const PULL_PASSWORD = "robot-t0ken";
 const BUILD_DIR = path.join(os.tmpdir(), "sts-canary-unit-build");
 const CHECK = "pulumi-nodejs:dynamic/sts-canary:RolloutCheck";
 
@@ -26,7 +28,8 @@ function allOn(name: string, replicas: number, version: string): void {
 
 /** The seed program's arguments for stack settings (as strings, like stack config). */
 function seedArgs(name: string, raw: RawConfig = {}): CanaryArgs {
-    const { args } = seedProgramArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", appName: name, namespace: name, ...raw }, pulumi.secret(PASSWORD));
+    const { args } = seedProgramArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", appName: name, namespace: name, pullUsername: PULL_USER, ...raw },
+        { registryPassword: pulumi.secret(PASSWORD), pullPassword: pulumi.secret(PULL_PASSWORD) });
     return { ...args, buildDirectory: BUILD_DIR };
 }
 
@@ -166,14 +169,46 @@ describe("StatefulSetCanary with the seed's version-page preset", () => {
         }
     });
 
-    it("wires the pull secret from the registry credentials and references it from the pods", () => {
+    it("wires the pull secret from the pull-only account and references it from the pods; the pushing account stays out of the cluster", () => {
         const secret = only(byType("kubernetes:core/v1:Secret", "graph"), "Secret").inputs;
         assert.strictEqual(secret.type, "kubernetes.io/dockerconfigjson");
-        assert.deepStrictEqual(JSON.parse(secret.stringData[".dockerconfigjson"]).auths["127.0.0.1:5443"], {
-            username: "admin", password: PASSWORD, auth: Buffer.from(`admin:${PASSWORD}`).toString("base64"),
+        assert.deepStrictEqual(JSON.parse(secret.stringData[".dockerconfigjson"]).auths, {
+            "127.0.0.1:5443": { username: PULL_USER, password: PULL_PASSWORD, auth: Buffer.from(`${PULL_USER}:${PULL_PASSWORD}`).toString("base64") },
         });
+        assert.strictEqual(secret.metadata.annotations["sts-canary.dev/pull-user"], PULL_USER);
         const sts = only(byType("kubernetes:apps/v1:StatefulSet", "graph"), "StatefulSet").inputs;
         assert.deepStrictEqual(sts.spec.template.spec.imagePullSecrets, [{ name: secret.metadata.name }]);
+        for (const r of registered.filter((x) => x.type.startsWith("kubernetes:") && x.name.startsWith("graph"))) {
+            const text = JSON.stringify(r.inputs);
+            assert.ok(!text.includes(PASSWORD) && !text.includes("\"admin\""), `${r.name} holds the pushing account`);
+        }
+    });
+
+    it("signs every image it builds with the stack's key and verifies the template's, the key and passwords as secrets", async () => {
+        const pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        const { args } = seedProgramArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", appName: "signed", namespace: "signed", pullUsername: PULL_USER, cosignPublicKey: pem },
+            { registryPassword: pulumi.secret(PASSWORD), pullPassword: pulumi.secret(PULL_PASSWORD), cosignPrivateKey: pulumi.secret("ENCRYPTED"), cosignPassword: pulumi.secret("kpw") });
+        await deploy("signed", { ...args, buildDirectory: BUILD_DIR });
+        const signatures = byType("pulumi-nodejs:dynamic/sts-canary:ImageSignature", "signed");
+        assert.deepStrictEqual(signatures.map((s) => s.name).sort(), ["signed-v1-signature", "signed-v2-signature"]);
+        for (const s of signatures) {
+            assert.strictEqual(s.inputs.mode, "sign");
+            assert.deepStrictEqual(s.inputs.login, { server: "127.0.0.1:5443", username: "admin", password: PASSWORD }, "signing pushes: the pushing account");
+            for (const p of ["privateKey", "password", "login"]) assert.ok(s.secretPaths.some((x) => x === p || x.startsWith(`${p}.`)), `${p} is not secret`);
+        }
+        const check = only(byType("pulumi-nodejs:dynamic/sts-canary:SignatureCheck", "signed"), "SignatureCheck");
+        assert.strictEqual(check.inputs.mode, "verify");
+        assert.deepStrictEqual(check.inputs.publicKeys, [pem]);
+        assert.match(check.inputs.ref, /^127\.0\.0\.1:5443\/library\/version-test:v1@sha256:/);
+        assert.deepStrictEqual(check.inputs.login, { server: "127.0.0.1:5443", username: PULL_USER, password: PULL_PASSWORD }, "verifying reads: the pull account");
+        assert.ok(check.secretPaths.some((x) => x.startsWith("login")));
+    });
+
+    it("verifies nothing without a public key or with verifySignatures false, and signs nothing without a private key", async () => {
+        const pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        await deploy("unsigned", seedArgs("unsigned"));
+        await deploy("nocheck", seedArgs("nocheck", { cosignPublicKey: pem, verifySignatures: "false" }));
+        assert.strictEqual(registered.filter((r) => /ImageSignature|SignatureCheck/.test(r.type) && /^(unsigned|nocheck)-/.test(r.name)).length, 0);
     });
 
     it("exposes the app on a NodePort and governs pods with a headless Service", () => {
@@ -356,6 +391,31 @@ describe("StatefulSetCanary rejects invalid args before creating anything", () =
         ]],
         ["grace and crash-loop limits out of range", { transientGraceSeconds: -1, crashLoopRestarts: 101 }, [
             "transientGraceSeconds: -1 is out of range; allowed 0..3600", "crashLoopRestarts: 101 is out of range; allowed 0..100",
+        ]],
+        ["the pushing account as the pods' pull account", {
+            registry: { server: "h:5443", repository: "library/a", username: "admin", password: "pw" }, imagePull: { username: "admin", password: "pw" },
+        }, [
+            'imagePull.username: "admin" is the pushing account (registry.username): anyone who can read Secrets in the namespace could '
+            + "overwrite every image. Give a pull-only account (in Harbor: a robot account with pull permission on the project)",
+        ]],
+        ["half a pull account, a bad Secret name, a bad server", { imagePull: { username: "robot$p+r", server: "http://h", secretNames: ["ok", "No_Good"] } }, [
+            'imagePull.server: "http://h" is not a registry address; allowed: host or host:port without scheme or path (e.g. harbor.example.com or 127.0.0.1:5443)',
+            "imagePull.password: required with imagePull.username; pass a secret",
+            'imagePull.secretNames[1]: "No_Good" is not a valid Secret name (RFC 1123 subdomain: lowercase letters, digits, \'-\', \'.\', at most 253 characters)',
+        ]],
+        ["no pull credentials where they are required", {
+            registry: { server: "h:5443", repository: "library/a", username: "admin", password: "pw" }, requirePullCredentials: true,
+        }, [
+            "imagePull: required (requirePullCredentials): the pods get no image pull credentials for h:5443, and the pushing account "
+            + "(registry.username) is never given to the cluster: give a pull-only account as imagePull.username/password (in Harbor: a robot "
+            + "account with pull permission), or existing Secrets as imagePull.secretNames",
+        ]],
+        ["a key without its password, a public key that is not PEM", { signatures: { privateKey: "k", publicKeys: ["ssh-ed25519 AAAA"] } }, [
+            "signatures.password: required with signatures.privateKey (cosign keys are encrypted; pass a secret)",
+            "signatures.publicKeys[0]: is not one PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----, the contents of cosign.pub)",
+        ]],
+        ["verification asked for without keys", { signatures: { verify: true } }, [
+            "signatures.publicKeys: required to verify (signatures.verify is true): the keys whose signatures are accepted",
         ]],
         ["everything at once", { replicas: 0, namespace: "Bad_NS", readyTimeoutSeconds: 1, service: { type: "Ingress" }, gates: { http: { port: 80, path: "x" } } }, [
             "replicas: 0 is out of range; allowed 1..1000",

@@ -6,7 +6,7 @@ import { projectDefaults } from "./mocks";
 
 /** The seed's arguments for this config on top of Pulumi.yaml's defaults (as the CLI applies them). */
 function argsOf(raw: RawConfig) {
-    return seedArgs({ ...projectDefaults(), ...raw }, "pw").args;
+    return seedArgs({ ...projectDefaults(), ...raw }, { registryPassword: "pw" }).args;
 }
 
 /** The seed's config problems (empty when valid). */

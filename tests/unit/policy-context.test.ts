@@ -37,6 +37,13 @@ describe("policy pack context (the stack being checked)", () => {
         assert.strictEqual(asStackOf("shop", config, () => stackRuleContext({ registry: "pack.example.com" })).registry, "pack.example.com");
     });
 
+    it("takes the pushing accounts from the pack's config, else the stack's registryUsername", () => {
+        const config = { "sts-canary:registryUsername": "ci-pusher" };
+        assert.deepStrictEqual(asStackOf("sts-canary", config, () => stackRuleContext({})).pushAccounts, ["ci-pusher"]);
+        assert.deepStrictEqual(asStackOf("sts-canary", config, () => stackRuleContext({ pushAccounts: ["a", "b"] })).pushAccounts, ["a", "b"]);
+        assert.deepStrictEqual(asStackOf("shop", {}, () => stackRuleContext({})).pushAccounts, []);
+    });
+
     it("compiles the prod stack pattern from the pack's config", () => {
         const ctx = asStackOf("shop", {}, () => stackRuleContext({ prodStackPattern: "^live$" }));
         assert.ok(ctx.prodStackPattern.test("live") && !ctx.prodStackPattern.test("prod"));

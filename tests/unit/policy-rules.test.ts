@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import {
     DEFAULT_PROD_STACK_PATTERN, RuleContext, imagesFromConfiguredRegistry, imagesPinnedByDigest, noMutableTagsInProd,
-    partitionWithinBounds, prodReplicasAtLeastTwo, resourceLimitsSet,
+    partitionWithinBounds, prodPullsWithCredentials, prodReplicasAtLeastTwo, pullSecretNotPushAccount, resourceLimitsSet,
 } from "../../policy/rules";
 import { parseReference as parseImage } from "../../components/images/reference";
 
@@ -18,7 +18,23 @@ function sts(overrides: { replicas?: unknown; partition?: unknown; image?: unkno
         },
     };
 }
-const ctx = (stack: string, registry = "127.0.0.1:5443"): RuleContext => ({ stack, registry, prodStackPattern: DEFAULT_PROD_STACK_PATTERN });
+const ctx = (stack: string, registry = "127.0.0.1:5443"): RuleContext => ({ stack, registry, prodStackPattern: DEFAULT_PROD_STACK_PATTERN, pushAccounts: ["admin"] });
+
+/** An image pull Secret as the engine sees the component's (annotation) or another program's (data only). */
+function pullSecret(user: string, how: "annotation" | "stringData" | "data" | "auth") {
+    const config = JSON.stringify({ auths: { "127.0.0.1:5443": how === "auth" ? { auth: Buffer.from(`${user}:pw`).toString("base64") } : { username: user, password: "pw" } } });
+    return {
+        type: "kubernetes.io/dockerconfigjson",
+        metadata: { name: "web-pull", annotations: how === "annotation" ? { "sts-canary.dev/pull-user": user } : {} },
+        ...(how === "annotation" ? { stringData: { ".dockerconfigjson": UNKNOWN } } : how === "stringData" ? { stringData: { ".dockerconfigjson": config } }
+            : { data: { ".dockerconfigjson": Buffer.from(config).toString("base64") } }),
+    };
+}
+const withPullSecrets = (secrets: unknown) => {
+    const s = sts();
+    (s.spec.template.spec as Record<string, unknown>).imagePullSecrets = secrets;
+    return s;
+};
 
 describe("policy rules", () => {
     const images: [string, ReturnType<typeof parseImage>][] = [
@@ -51,6 +67,18 @@ describe("policy rules", () => {
         ["resource-limits-set fails without limits", (p) => resourceLimitsSet(p), sts({ limits: {} }), ctx("dev"), /no cpu and memory limit/],
         ["prod-replicas-at-least-2 passes", prodReplicasAtLeastTwo, sts(), ctx("prod"), null],
         ["prod-replicas-at-least-2 fails 1 replica in prod", prodReplicasAtLeastTwo, sts({ replicas: 1, partition: 0 }), ctx("prod"), /replicas 1 < 2 in prod stack prod/],
+        ["pull-secret-not-push-account passes a robot", pullSecretNotPushAccount, pullSecret("robot$library+puller", "annotation"), ctx("dev"), null],
+        ["pull-secret-not-push-account fails the pushing account (annotation)", pullSecretNotPushAccount, pullSecret("admin", "annotation"), ctx("dev"),
+            /image pull Secret web-pull holds the pushing account "admin"/],
+        ["pull-secret-not-push-account fails it in stringData", pullSecretNotPushAccount, pullSecret("admin", "stringData"), ctx("dev"), /holds the pushing account "admin"/],
+        ["pull-secret-not-push-account fails it in data", pullSecretNotPushAccount, pullSecret("admin", "data"), ctx("dev"), /holds the pushing account "admin"/],
+        ["pull-secret-not-push-account fails it in an auth entry", pullSecretNotPushAccount, pullSecret("admin", "auth"), ctx("dev"), /holds the pushing account "admin"/],
+        ["pull-secret-not-push-account ignores other Secrets", pullSecretNotPushAccount, { type: "Opaque", stringData: { user: "admin" } }, ctx("dev"), null],
+        ["prod-pulls-with-credentials passes with a pull Secret", prodPullsWithCredentials, withPullSecrets([{ name: "web-pull" }]), ctx("prod"), null],
+        ["prod-pulls-with-credentials fails without one in prod", prodPullsWithCredentials, withPullSecrets([]), ctx("prod"),
+            /pods pull from 127\.0\.0\.1:5443 without image pull credentials in prod stack prod/],
+        ["prod-pulls-with-credentials ignores dev", prodPullsWithCredentials, withPullSecrets([]), ctx("dev"), null],
+        ["prod-pulls-with-credentials skips unknowns", prodPullsWithCredentials, withPullSecrets(UNKNOWN), ctx("prod"), null],
         ["prod-replicas-at-least-2 ignores dev", prodReplicasAtLeastTwo, sts({ replicas: 1, partition: 0 }), ctx("dev"), null],
     ];
     for (const [name, rule, props, context, expected] of cases) {

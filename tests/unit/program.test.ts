@@ -5,10 +5,11 @@ import { PROJECT, installMocks, liveVersions, projectDefaults, registered, setCo
 
 const PROGRAM = path.resolve(__dirname, "../../index.ts");
 const PASSWORD = "pr0gram-Harbor-pw";
+const PULL_PASSWORD = "pr0gram-robot-token";
 
 /** Loads the program afresh with the given config; returns its exports or throws its error. */
 async function runProgram(config: Record<string, string>): Promise<Record<string, pulumi.Output<unknown> | unknown>> {
-    setConfig({ registryPassword: PASSWORD, ...config }, ["registryPassword"]);
+    setConfig({ registryPassword: PASSWORD, pullUsername: "robot$library+puller", pullPassword: PULL_PASSWORD, ...config }, ["registryPassword", "pullPassword"]);
     delete require.cache[require.resolve(PROGRAM)];
     return await import(PROGRAM);
 }
@@ -79,14 +80,31 @@ describe("program (index.ts)", () => {
         assert.ok(check?.secretPaths.includes("cluster"));
     });
 
-    it("never exports the registry password in plain text", async () => {
+    it("never exports a registry password in plain text; the pull Secret holds the pull account only", async () => {
         const program = await runProgram({ namespace: "prog4", appName: "prog4" });
         for (const [name, value] of Object.entries(program)) {
-            const resolved = pulumi.Output.isInstance(value) ? await unwrap(value as pulumi.Output<unknown>) : value;
-            assert.ok(!JSON.stringify(resolved ?? null).includes(PASSWORD), `export ${name} leaks the password`);
+            const resolved = JSON.stringify((pulumi.Output.isInstance(value) ? await unwrap(value as pulumi.Output<unknown>) : value) ?? null);
+            assert.ok(!resolved.includes(PASSWORD) && !resolved.includes(PULL_PASSWORD), `export ${name} leaks a password`);
         }
         const secret = registered.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "prog4-pull").pop();
         assert.ok(secret, "pull secret registered");
+        const auths = JSON.parse(secret.inputs.stringData[".dockerconfigjson"]).auths;
+        assert.deepStrictEqual(Object.values(auths).map((a: any) => a.username), ["robot$library+puller"]);
+        for (const r of registered.filter((x) => x.type.startsWith("kubernetes:") && x.name.startsWith("prog4"))) {
+            assert.ok(!JSON.stringify(r.inputs).includes(PASSWORD), `${r.name} holds the pushing account's password`);
+        }
+    });
+
+    it("reports pull settings under their stack config keys", async () => {
+        await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", pullUsername: "admin" }),
+            /pullUsername: "admin" is the pushing account \(registry\.username\)/);
+        await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", pullUsername: "", pullSecretNames: '["Bad_Name"]' }),
+            /pullSecretNames: "Bad_Name" is not a valid Secret name/);
+        await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", pullUsername: "", requirePullCredentials: "true" }),
+            /pullUsername: required \(requirePullCredentials\): the pods get no image pull credentials/);
+        await assert.rejects(runProgram({ namespace: "prog6", appName: "prog6", cosignPublicKey: "ssh-ed25519 AAAA" }),
+            /cosignPublicKey: holds no PEM public key/);
+        assert.ok(!registered.some((r) => r.name.startsWith("prog6")), "nothing registered");
     });
 
     // Each invalid value must fail before any resource is registered, naming the key and the range.

@@ -17,7 +17,7 @@ type Entry = { type: string; default?: unknown; description?: string; secret?: b
 
 /** Seed config keys that set a component option (the rest are the seed's own: names, registry, versions...). */
 const OPTION_OF_KEY: Partial<Record<string, OptionName>> = {
-    imageBuilder: "imageBuilder", deleteNamespace: "deleteNamespace", readyTimeoutSeconds: "readyTimeoutSeconds",
+    imageBuilder: "imageBuilder", createNamespace: "createNamespace", deleteNamespace: "deleteNamespace", readyTimeoutSeconds: "readyTimeoutSeconds",
     transientGraceSeconds: "transientGraceSeconds", crashLoopRestarts: "crashLoopRestarts", rolloutTimeoutSeconds: "rolloutTimeoutSeconds",
     replaceStuckPods: "replaceStuckPods", bakeSeconds: "bakeSeconds", maxRestarts: "maxRestarts", checkVersionPage: "checkVersionPage",
     baseImage: "versionPageBaseImage",
@@ -28,7 +28,7 @@ describe("Pulumi.yaml config schema", () => {
     const schema = project.config as Record<string, Entry>;
 
     it("declares exactly the keys the program reads (and the secret password)", () => {
-        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword"].sort());
+        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword", "pullPassword", "cosignPrivateKey", "cosignPassword"].sort());
     });
 
     it("gives every component option the component's own default and type", () => {
@@ -41,7 +41,7 @@ describe("Pulumi.yaml config schema", () => {
     });
 
     it("holds defaults the component accepts", () => {
-        assert.doesNotThrow(() => seedArgs(projectDefaults(), "pw"));
+        assert.doesNotThrow(() => seedArgs(projectDefaults(), { registryPassword: "pw" }));
     });
 
     it("describes every key and declares the password secret without a default", () => {
@@ -67,7 +67,7 @@ for (const stack of ["dev", "prod"]) {
                 raw[key.slice("sts-canary:".length)] = Array.isArray(value) ? JSON.stringify(value) : String(value);
             }
             try {
-                seedArgs({ ...projectDefaults(), ...raw }, "pw");
+                seedArgs({ ...projectDefaults(), ...raw }, { registryPassword: "pw", pullPassword: raw.pullUsername ? "pull-pw" : undefined });
             } catch (err) {
                 assert.fail(err instanceof ConfigError ? err.message : String(err));
             }
@@ -87,7 +87,7 @@ describe("README", () => {
         it(`documents ${key} with its default`, () => {
             const row = readme.split("\n").find((line) => line.startsWith(`| \`${key}\``));
             assert.ok(row, `no table row for ${key}`);
-            const shown = entry.default === undefined ? "(required, secret)"
+            const shown = entry.default === undefined ? (/Required/.test(entry.description ?? "") ? "(required, secret)" : "(secret)")
                 : Array.isArray(entry.default) ? `\`${JSON.stringify(entry.default)}\``
                     : entry.default === "" ? "(empty)" : `\`${String(entry.default)}\``;
             assert.ok(row.includes(shown), `row for ${key} does not show default ${shown}: ${row}`);

@@ -4,7 +4,7 @@ import { DEFAULT_PROD_STACK_PATTERN, noMutableTagsInProd } from "../../policy/ru
 import { ConfigError, seedArgs } from "../../program/config";
 import { projectDefaults } from "./mocks";
 
-const validate = (raw: Record<string, string>) => seedArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", ...raw }, "pw");
+const validate = (raw: Record<string, string>) => seedArgs({ ...projectDefaults(), registryServer: "127.0.0.1:5443", ...raw }, { registryPassword: "pw" });
 
 const DIGEST = "sha256:" + "e".repeat(64);
 

@@ -1,7 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+const registry = new pulumi.Config().require("registryServer");
 
 const ns = new k8s.core.v1.Namespace("bad", { metadata: { name: "policy-bad" } });
 const labels = { app: "bad" };
+// pull-secret-not-push-account: the pushing account (the stack's registryUsername) in the cluster
+new k8s.core.v1.Secret("bad-pull", {
+    metadata: { name: "bad-pull", namespace: ns.metadata.name },
+    type: "kubernetes.io/dockerconfigjson",
+    stringData: { ".dockerconfigjson": JSON.stringify({ auths: { [registry]: { username: "admin", password: "not-a-real-one" } } }) },
+});
 new k8s.apps.v1.StatefulSet("bad", {
     metadata: { name: "bad", namespace: ns.metadata.name },
     spec: {
@@ -12,6 +21,8 @@ new k8s.apps.v1.StatefulSet("bad", {
         template: {
             metadata: { labels },
             spec: {
+                // prod-pulls-with-credentials: from the private registry, no imagePullSecrets
+                initContainers: [{ name: "init", image: `${registry}/library/version-test:v1`, resources: { limits: { cpu: "10m", memory: "16Mi" } } }],
                 containers: [{
                     name: "nginx",
                     // no-mutable-tags-in-prod, images-pinned-by-digest, images-from-configured-registry

@@ -6,6 +6,7 @@ import type { CanaryContract } from "sts-canary/api";
 import { contractOf, desiredOf, keysOf, pendingConfig } from "../../../tool/canary";
 import { registryOf, withPin } from "sts-canary/api";
 import { pinnedList, promotionBlockers, restoreOf, safeStartPartition, snapshot } from "../../../tool/environments";
+import { readEnvFile } from "../../../tool/envfile";
 import { ClusterUnavailable, EXIT, Interrupted, LockLost, RefusedError, UsageError, exitCodeOf } from "../../../tool/errors";
 import { resolveCluster, serverTimes } from "../../../tool/kube";
 import { parsePlan, remainingSteps, stepTarget } from "../../../tool/plan";
@@ -264,4 +265,16 @@ describe("tool: the lease's times on the API server's clock", () => {
             assert.deepStrictEqual(serverTimes(lease as never, c.headers), c.want);
         });
     }
+});
+
+describe("tool: the platform's environment file", () => {
+    it("reads values quoted as the shell reads them (a Harbor robot name holds a $)", () => {
+        const file = path.join(os.tmpdir(), `sts-canary-envfile-${process.pid}.env`);
+        fs.writeFileSync(file, "# comment\nA=plain\nB=\"double quoted\"\nSTS_CANARY_PULL_USER='robot$library+puller'\nnot a line\n");
+        try {
+            assert.deepStrictEqual(readEnvFile(file), { A: "plain", B: "double quoted", STS_CANARY_PULL_USER: "robot$library+puller" });
+        } finally {
+            fs.rmSync(file, { force: true });
+        }
+    });
 });

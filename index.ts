@@ -3,21 +3,19 @@
 // anything is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { StatefulSetCanary } from "sts-canary/canary";
-import { CONFIG_KEYS, ConfigError, RawConfig, SeedConfig, seedArgs } from "./program/config";
+import { CONFIG_KEYS, ConfigError, OPTIONAL_SECRETS, RawConfig, SeedConfig, SeedSecrets, seedArgs } from "./program/config";
 
 const config = new pulumi.Config();
 
 function load(): SeedConfig {
     const password = config.getSecret("registryPassword");
-    const pullPassword = config.getSecret("pullPassword");
-    const cosignPrivateKey = config.getSecret("cosignPrivateKey");
-    const cosignPassword = config.getSecret("cosignPassword");
+    const optional = Object.fromEntries(OPTIONAL_SECRETS.map((key) => [key, config.getSecret(key)])) as Omit<SeedSecrets, "registryPassword">;
     const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config.get(key)]));
     try {
         if (password === undefined) {
             throw new ConfigError(["registryPassword: not set; set it with `pulumi config set --secret registryPassword <password>`"]);
         }
-        return seedArgs(raw, { registryPassword: password, pullPassword, cosignPrivateKey, cosignPassword });
+        return seedArgs(raw, { registryPassword: password, ...optional });
     } catch (err) {
         // One message, no stack trace: the keys and what is allowed.
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

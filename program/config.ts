@@ -181,6 +181,9 @@ function metricOf(read: Reader): NonNullable<CanaryArgs["gates"]>["metric"] {
     return { url, threshold: Number(threshold), comparison: read.text("metricComparison") };
 }
 
+/** Secret keys the program reads when set; not declared in Pulumi.yaml, which would require them. */
+export const OPTIONAL_SECRETS = ["pullPassword", "cosignPrivateKey", "cosignPassword"] as const;
+
 /** The stack's secrets (`pulumi config set --secret`), read apart from the plain keys. */
 export interface SeedSecrets {
     /** The pushing account's password (builds only). */

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { OPTIONS, OptionName, optionsTable } from "../../components/options";
-import { CONFIG_KEYS, ConfigError, seedArgs } from "../../program/config";
+import { CONFIG_KEYS, ConfigError, OPTIONAL_SECRETS, seedArgs } from "../../program/config";
 import { projectDefaults } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -28,7 +28,17 @@ describe("Pulumi.yaml config schema", () => {
     const schema = project.config as Record<string, Entry>;
 
     it("declares exactly the keys the program reads (and the secret password)", () => {
-        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword", "pullPassword", "cosignPrivateKey", "cosignPassword"].sort());
+        assert.deepStrictEqual(Object.keys(schema).sort(), [...CONFIG_KEYS, "registryPassword"].sort());
+    });
+
+    it("declares no optional secret (the CLI would demand it of every stack) and documents each in the README", () => {
+        // A declared secret without a default is required by `pulumi preview`; a secret default is refused.
+        assert.deepStrictEqual(Object.entries(schema).filter(([, e]) => e.secret).map(([k]) => k), ["registryPassword"]);
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        for (const key of OPTIONAL_SECRETS) {
+            assert.ok(!(key in schema), `${key} is declared in Pulumi.yaml`);
+            assert.match(readme, new RegExp(`\\| \`${key}\` \\| \\(secret\\)`), `${key} is not in the README's config table`);
+        }
     });
 
     it("gives every component option the component's own default and type", () => {

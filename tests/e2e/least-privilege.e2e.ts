@@ -13,7 +13,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { sign } from "../../components/images/cosign";
 import { PodInfo, getPods, getStatefulSet, kubectl, kubectlJson, tagOf } from "./kubectl";
-import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, localStack, pushTestImage } from "./platform";
+import { REPO_ROOT, deleteNamespaces, forgetStack, loadPlatformEnv, localStack, pushTestImage } from "./platform";
 import { setConfig, timedUp } from "./stack";
 
 const STACK = "e2e-least-privilege";
@@ -81,6 +81,8 @@ describe("least privilege: pull-only registry account, namespace-scoped rights, 
         env = loadPlatformEnv();
         Object.assign(push, { server: env.STS_CANARY_REGISTRY, username: env.STS_CANARY_REGISTRY_USER, password: env.STS_CANARY_REGISTRY_PASSWORD });
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-lp-"));
+        // A stack an interrupted run left holds tokens of ServiceAccounts deleted with the namespace.
+        await forgetStack(STACK);
         await deleteNamespaces(NAMESPACE);
         // What a platform team sets up once: the namespace, the Roles, one ServiceAccount per job.
         await kubectl(["create", "namespace", NAMESPACE]);
@@ -117,7 +119,6 @@ describe("least privilege: pull-only registry account, namespace-scoped rights, 
             requirePullCredentials: "true", cosignPublicKey: key.publicKey, cosignPrivateKey: key.privateKey, cosignPassword: "stack-key-pw",
             "kubernetes:kubeconfig": kubeconfigs.deployer,
         }, ["cosignPrivateKey", "cosignPassword"]);
-        await stack.destroy({ color: "never" });
     });
 
     after(async function () {

@@ -6,7 +6,7 @@ import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { readEnvFile } from "../../tool/envfile";
 import { kubectl } from "./kubectl";
 import { openStack, setConfig } from "./stack";
@@ -42,6 +42,16 @@ export async function localStack(stackName: string, settings: Record<string, str
         ...settings,
     }, ["registryPassword", "pullPassword", ...secretKeys]);
     return stack;
+}
+
+/**
+ * Removes a stack's state without touching the cluster: for a stack an interrupted run left behind
+ * whose resources all lived in a namespace already deleted, and whose credentials may be gone.
+ */
+export async function forgetStack(stackName: string): Promise<void> {
+    const workspace = await LocalWorkspace.create({ workDir: REPO_ROOT, envVars: loadPlatformEnv() });
+    const stacks = await workspace.listStacks();
+    if (stacks.some((s) => s.name === stackName)) await workspace.removeStack(stackName, { force: true });
 }
 
 /**

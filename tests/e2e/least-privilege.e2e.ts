@@ -182,15 +182,22 @@ describe("least privilege: pull-only registry account, namespace-scoped rights, 
         return pushed.out.trim().split("\n").pop() ?? "";
     }
 
-    it("previews with the read-only Role", async () => {
+    it("previews a change with the read-only Role, and nothing changes", async () => {
+        const before = await getStatefulSet(NAMESPACE, APP);
         await setConfig(stack, { "kubernetes:kubeconfig": kubeconfigs.previewer });
         try {
-            const result = await stack.preview({ color: "never", onOutput: (line) => output.push(line) });
-            log(`preview as the previewer ServiceAccount: ${JSON.stringify(result.changeSummary)}`);
-            assert.deepStrictEqual(Object.keys(result.changeSummary).filter((k) => k !== "same"), []);
+            const same = await stack.preview({ color: "never", onOutput: (line) => output.push(line) });
+            log(`preview without a change as the previewer ServiceAccount: ${JSON.stringify(same.changeSummary)}`);
+            assert.deepStrictEqual(Object.keys(same.changeSummary).filter((k) => k !== "same"), []);
+            await setConfig(stack, { partition: "2" });
+            const step = await stack.preview({ color: "never", diff: true, onOutput: (line) => output.push(line) });
+            log(`preview of partition 3 -> 2 as the previewer: ${JSON.stringify(step.changeSummary)}`);
+            assert.match(step.stdout, /kubernetes:apps\/v1:StatefulSet: \(update\)/);
+            assert.match(step.stdout, /partition\s*: 3 => 2/);
         } finally {
-            await setConfig(stack, { "kubernetes:kubeconfig": kubeconfigs.deployer });
+            await setConfig(stack, { "kubernetes:kubeconfig": kubeconfigs.deployer, partition: "3" });
         }
+        assert.strictEqual((await getStatefulSet(NAMESPACE, APP))?.generation, before?.generation, "the preview changed the StatefulSet");
     });
 
     it("names the missing right (verb and resource) and does not hang", async () => {

@@ -117,7 +117,9 @@ export function pullSecretNotPushAccount(props: any, context: RuleContext): stri
 export function prodPullsWithCredentials(props: any, context: RuleContext): string[] {
     if (!isProd(context) || !context.registry) return [];
     const spec = props?.spec?.template?.spec ?? {};
-    if (!known(spec.imagePullSecrets) || (Array.isArray(spec.imagePullSecrets) && spec.imagePullSecrets.length > 0)) return [];
+    // Absent is a violation like empty; only a value not yet known at preview is skipped.
+    const secrets = spec.imagePullSecrets;
+    if (secrets === UNKNOWN || (Array.isArray(secrets) && secrets.length > 0)) return [];
     const fromRegistry = containersOf(props).some((c) => known(c.image) && parseReference(String(c.image)).registry === context.registry);
     return fromRegistry ? [`pods pull from ${context.registry} without image pull credentials in prod stack ${context.stack} (requirePullCredentials: true refuses this in the component)`] : [];
 }

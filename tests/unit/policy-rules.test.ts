@@ -77,6 +77,8 @@ describe("policy rules", () => {
         ["prod-pulls-with-credentials passes with a pull Secret", prodPullsWithCredentials, withPullSecrets([{ name: "web-pull" }]), ctx("prod"), null],
         ["prod-pulls-with-credentials fails without one in prod", prodPullsWithCredentials, withPullSecrets([]), ctx("prod"),
             /pods pull from 127\.0\.0\.1:5443 without image pull credentials in prod stack prod/],
+        ["prod-pulls-with-credentials fails without the field in prod", prodPullsWithCredentials, withPullSecrets(undefined), ctx("prod"),
+            /pods pull from 127\.0\.0\.1:5443 without image pull credentials/],
         ["prod-pulls-with-credentials ignores dev", prodPullsWithCredentials, withPullSecrets([]), ctx("dev"), null],
         ["prod-pulls-with-credentials skips unknowns", prodPullsWithCredentials, withPullSecrets(UNKNOWN), ctx("prod"), null],
         ["prod-replicas-at-least-2 ignores dev", prodReplicasAtLeastTwo, sts({ replicas: 1, partition: 0 }), ctx("dev"), null],

@@ -14,8 +14,8 @@
 #                           so the generated 5 MB schema never lands in the work tree): embedgen
 #                           writes the embed files, then go test ./... (embedgen's tests) and
 #                           go vet ./... (type-checks our provider main against the provider module)
-#   engine/cli, engine/language-yaml, engine/actionlint, k8s/kube, k8s/etcd, k8s/kwok, k8s/crictl,
-#   k8s/local-path
+#   engine/cli, engine/language-yaml, engine/actionlint, engine/cosign, k8s/kube, k8s/etcd, k8s/kwok,
+#   k8s/crictl, k8s/local-path
 #                           wrapper modules that only build an upstream tool (no package of ours,
 #                           so `go test ./...` has nothing to run and fails with "no packages to
 #                           test"): compile check of the tool packages as the build scripts build
@@ -68,6 +68,7 @@ declare -A MODULES=(
   [engine/cli]="compile check pulumi|compile_check github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
   [engine/language-yaml]="compile check pulumi-language-yaml|compile_check github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml"
   [engine/actionlint]="compile check actionlint|compile_check github.com/rhysd/actionlint/cmd/actionlint"
+  [engine/cosign]="compile check cosign|compile_check github.com/sigstore/cosign/v2/cmd/cosign"
   [k8s/kube]="compile check 6 kubernetes commands|compile_check -tags providerless k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl"
   [k8s/etcd]="compile check etcd|compile_check go.etcd.io/etcd/server/v3"
   [k8s/kwok]="compile check kwok|compile_check sigs.k8s.io/kwok/cmd/kwok"
@@ -76,7 +77,7 @@ declare -A MODULES=(
 )
 # Our own code first: quick feedback before the long compile checks.
 ORDER=(engine/language-nodejs k8s/pause engine/kubernetes engine/cli engine/language-yaml
-  engine/actionlint k8s/kube k8s/etcd k8s/kwok k8s/crictl k8s/local-path)
+  engine/actionlint engine/cosign k8s/kube k8s/etcd k8s/kwok k8s/crictl k8s/local-path)
 
 failed=0
 row() { printf '%-4s  %-32s %-48s %7s  %s\n' "$@"; }

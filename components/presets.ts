@@ -20,7 +20,11 @@ export interface VersionPagePodOptions {
     tolerations?: k8s.types.input.core.v1.Toleration[];
 }
 
-/** nginx on port 80 ("web"), Ready once /version.html answers; small requests and limits. */
+/**
+ * nginx on port 80 ("web"), Ready once /version.html answers; small requests and limits. Port
+ * "metrics" (9113) is where the platform's nginx base image serves per-request metrics; a
+ * Prometheus scraping ports of that name (platform/prometheus) feeds `gates.analysis`.
+ */
 export function versionPagePodSpec(options: VersionPagePodOptions = {}): k8s.types.input.core.v1.PodSpec {
     return {
         nodeSelector: options.nodeSelector,
@@ -29,7 +33,7 @@ export function versionPagePodSpec(options: VersionPagePodOptions = {}): k8s.typ
         containers: [{
             name: VERSION_PAGE_CONTAINER,
             imagePullPolicy: "IfNotPresent",
-            ports: [{ name: "web", containerPort: VERSION_PAGE_PORT }],
+            ports: [{ name: "web", containerPort: VERSION_PAGE_PORT }, { name: "metrics", containerPort: VERSION_PAGE_METRICS_PORT }],
             readinessProbe: { httpGet: { path: "/version.html", port: "web" }, periodSeconds: 2, failureThreshold: 3 },
             resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "200m", memory: "64Mi" } },
         }],

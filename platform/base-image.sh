@@ -15,17 +15,19 @@
 # and yields the same image ID every time.
 #
 # Image tags (same image ID):
-#   sts-canary/nginx-base:<nginx version, '+' and '~' -> '_'>   e.g. sts-canary/nginx-base:1.22.1-9_deb12u11
+#   sts-canary/nginx-base:<nginx version, '+' and '~' -> '_'>-r<recipe>   e.g. sts-canary/nginx-base:1.22.1-9_deb12u11-r2
 #   sts-canary/nginx-base:latest
 #   local/nginx:bookworm
-# Contents: nginx serves /usr/share/nginx/html (index.html at /) on port 80, access log to stdout,
+# Contents: nginx (+ its Lua module: per-request metrics on :9113/metrics) serves /usr/share/nginx/html (index.html at /) on port 80, access log to stdout,
 # error log to stderr, runs in the foreground (CMD nginx -g 'daemon off;', like the official image,
 # so a Dockerfile that repeats that CMD also works).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/platform/rootfs.sh"   # SUITE=bookworm, debootstrap_rootfs, IN_ROOTFS, strip_rootfs
 
-RECIPE=1                       # bump when the rootfs recipe below changes
+RECIPE=2                       # bump when the rootfs recipe below changes (2: per-request metrics)
 NGINX_PKG=nginx                # in bookworm nginx-light is only nginx + the echo module
+LUA_PKG=libnginx-mod-http-lua  # per-request metrics (status codes, latency histogram) on :9113/metrics
+METRICS_DIR="$REPO_ROOT/platform/base-image"
 BASE_REPO="sts-canary/nginx-base"
 ALIASES=("sts-canary/nginx-base:latest" "local/nginx:bookworm")
 VERIFY_PORT="${STS_CANARY_BASE_VERIFY_PORT:-18080}"
@@ -43,9 +45,9 @@ build_rootfs() {   # build_rootfs <nginx-version> <out.tar>
 
   step "apt-get install $NGINX_PKG=$ver in rootfs" timeout 900 "${IN_ROOTFS[@]}" "$rootfs" sh -euc '
       apt-get -q update
-      apt-get -q install -y --no-install-recommends "$1=$2"
+      apt-get -q install -y --no-install-recommends "$1=$2" "$3"
       nginx -v
-    ' _ "$NGINX_PKG" "$ver"
+    ' _ "$NGINX_PKG" "$ver" "$LUA_PKG"
 
   # nginx configuration: foreground-friendly, logs to stdout/stderr, static files from /usr/share/nginx/html
   rm -f "$rootfs/etc/nginx/sites-enabled/"* "$rootfs/etc/nginx/sites-available/default"
@@ -84,6 +86,11 @@ server {
     }
 }
 EOF
+  # Per-request metrics: counted inside nginx by the Lua module (log phase), exposed in Prometheus'
+  # text format on :9113/metrics; see platform/base-image/README.md for why this and not an exporter.
+  mkdir -p "$rootfs/etc/nginx/metrics"
+  cp "$METRICS_DIR/metrics.conf" "$rootfs/etc/nginx/conf.d/00-metrics.conf"
+  cp "$METRICS_DIR/log.lua" "$METRICS_DIR/expose.lua" "$rootfs/etc/nginx/metrics/"
   mkdir -p "$rootfs/usr/share/nginx/html" "$rootfs/var/log/nginx"
   ln -sf /dev/stdout "$rootfs/var/log/nginx/access.log"
   ln -sf /dev/stderr "$rootfs/var/log/nginx/error.log"
@@ -100,13 +107,13 @@ EOF
   log "rootfs cached: $out ($(du -h "$out" | cut -f1))"
 }
 
-image_name() { echo "$BASE_REPO:$(tag_of "$(nginx_version)")"; }
+image_name() { echo "$BASE_REPO:$(tag_of "$(nginx_version)")-r$RECIPE"; }
 
 cmd_up() {
   local start=$SECONDS
   timeout 10 docker version >/dev/null 2>&1 || die "docker daemon not answering; run platform/docker.sh up first"
   local ver tag img dir
-  ver=$(nginx_version); tag=$(tag_of "$ver"); img="$BASE_REPO:$tag"
+  ver=$(nginx_version); tag=$(tag_of "$ver"); img=$(image_name)
   dir="$IMG_CACHE/$tag-r$RECIPE"
   if docker image inspect "$img" >/dev/null 2>&1; then
     log "$img already present"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (first run: minutes; later: seconds, from $CACHE) and starts the whole local platform:
 # Pulumi engine, Docker Engine, nginx and PostgreSQL base images, TLS registry with auth, PostgreSQL
-# state backend, single-node Kubernetes with dynamic PersistentVolumes (local-path).
+# state backend, single-node Kubernetes with dynamic PersistentVolumes (local-path), Prometheus.
 # Idempotent. Writes $STATE/platform.env, which the demo, the e2e tests and the CLI read.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 P="$REPO_ROOT/platform"
@@ -24,6 +24,7 @@ phase "registry" "$P/registry.sh" up
 phase "state backend (postgres)" "$P/postgres.sh" up
 phase "kubernetes node" "$P/cluster.sh" up
 phase "storage (local-path PVs)" "$P/storage.sh" up
+phase "prometheus" "$P/prometheus.sh" up
 
 # Everything a client of the platform needs, as KEY=VALUE lines (also valid shell).
 # shellcheck disable=SC1091
@@ -36,6 +37,7 @@ source "$P/engine/env.sh"
   for var in $(compgen -e | grep -E '^PULUMI_' | sort); do echo "$var=${!var}"; done
   "$P/registry.sh" env | sed -E 's/^export //'
   "$P/postgres.sh" env | sed -E 's/^export //'
+  "$P/prometheus.sh" env | sed -E 's/^export //'
   echo "STS_CANARY_BASE_IMAGE=$("$P/base-image.sh" name)"
   echo "STS_CANARY_POSTGRES_BASE_IMAGE=$("$P/postgres-base-image.sh" name)"
   echo "DOCKER_HOST=unix:///var/run/docker.sock"

@@ -9,6 +9,8 @@ import { versionLabel } from "./images/version-page";
 
 export const VERSION_PAGE_CONTAINER = "nginx";
 export const VERSION_PAGE_PORT = 80;
+/** Per-request metrics of the platform's nginx base image (platform/base-image/README.md). */
+export const VERSION_PAGE_METRICS_PORT = 9113;
 
 /** Escapes a literal for use in a regular expression. */
 export function escapeRegExp(text: string): string {

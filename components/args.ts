@@ -129,6 +129,77 @@ export interface MetricGateArgs {
     comparison?: string;
 }
 
+/** One analysis metric: a ready-made `template` or your own `query` (PromQL with placeholders). */
+export interface AnalysisMetricArgs {
+    name: string;
+    /** success-rate, error-rate, latency-p95, latency-p99, latency-mean (components/analysis/templates.ts). */
+    template?: string;
+    /** PromQL, one value per series (e.g. per canary pod); placeholders such as {{canaryPods}} (README, Analysis). */
+    query?: string;
+    /** e.g. `result >= 0.99` (default: the template's). */
+    successCondition?: string;
+    /** e.g. `result < 0.95`. */
+    failureCondition?: string;
+    /** Failed measurements tolerated (default 0: the first fails the metric). */
+    failureLimit?: number;
+    /** Inconclusive measurements tolerated (default 0). */
+    inconclusiveLimit?: number;
+    /** Consecutive measurements that could not be taken, tolerated (default 4). */
+    consecutiveErrorLimit?: number;
+}
+
+/** One metric the baseline-vs-canary judge compares: a template or a query over `{{pods}}`. */
+export interface JudgeMetricArgs {
+    name: string;
+    template?: string;
+    query?: string;
+    /** increase (default for errors and latency), decrease, either: which change is bad. */
+    direction?: string;
+    /** A critical metric that fails fails the judge (default false). */
+    critical?: boolean;
+}
+
+/** Baseline-vs-canary judge (Mann-Whitney U, like Kayenta's). */
+export interface JudgeArgs {
+    metrics: JudgeMetricArgs[];
+    /** Percent confidence of the test (default 98). */
+    confidencePercent?: number;
+    /** A difference counts only outside ± this percent of the baseline (default 25). */
+    tolerancePercent?: number;
+    /** Samples per group and metric, below which the metric has no data (default 20). */
+    minSamples?: number;
+    /** Overall score for pass (default 95) and marginal (default 75). */
+    passScore?: number;
+    marginalScore?: number;
+}
+
+/** Requests sent to every canary and baseline pod during the bake, through the pod proxy. */
+export interface LoadArgs {
+    /** Container port (default 80). */
+    port?: number | string;
+    /** Path (default /). */
+    path?: string;
+    /** Per pod (default 5). */
+    requestsPerSecond?: number;
+}
+
+/** Metric analysis during the bake, against Prometheus. */
+export interface AnalysisArgs {
+    /** Prometheus base URL, e.g. http://prometheus.monitoring:9090. */
+    prometheus: string;
+    /** Seconds between measurements (default 10). */
+    intervalSeconds?: number;
+    /** Measurements per metric (default: as many intervals as fit in the bake). */
+    count?: number;
+    /** Range of rate() windows, {{window}} (default 30). */
+    windowSeconds?: number;
+    /** Label names in your Prometheus (defaults: namespace, pod, controller_revision_hash). */
+    labels?: { namespace?: string; pod?: string; revision?: string };
+    metrics?: AnalysisMetricArgs[];
+    judge?: JudgeArgs;
+    load?: LoadArgs;
+}
+
 export interface GateArgs {
     /** Seconds the canary runs, watched, before it is judged (default 0). */
     bakeSeconds?: number;
@@ -140,6 +211,8 @@ export interface GateArgs {
     checkVersionPage?: boolean;
     /** Optional metric. */
     metric?: MetricGateArgs;
+    /** Metric analysis against Prometheus during the bake: measurements, limits, a judge. */
+    analysis?: AnalysisArgs;
 }
 
 /** The cluster to deploy to and check, when it is not this stack's default Kubernetes provider. */

@@ -9,6 +9,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StatefulSetCanaryArgs } from "./args";
+import { analysisSettings } from "./analysis/settings";
 import { ClusterAccess, clusterAccessFromConfig } from "./cluster";
 import { CanaryContract, contractOf } from "./contract";
 import { AppImage } from "./images/app-image";
@@ -34,6 +35,7 @@ export function gateSettings(args: Pick<StatefulSetCanaryArgs, "gates" | "images
         bakeSeconds: gates.bakeSeconds ?? DEFAULTS.bakeSeconds,
         maxRestarts: gates.maxRestarts ?? DEFAULTS.maxRestarts,
         http: http ? { port: http.port, path: http.path, expectStatus: http.expectStatus ?? DEFAULTS.expectStatus, bodyPattern: http.bodyPattern } : undefined,
+        analysis: gates.analysis ? analysisSettings(gates.analysis, gates.bakeSeconds ?? DEFAULTS.bakeSeconds) : undefined,
         metric: gates.metric ? { url: gates.metric.url, threshold: gates.metric.threshold, comparison: gates.metric.comparison === ">=" ? ">=" : "<=" } : undefined,
     };
 }

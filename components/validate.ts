@@ -12,6 +12,7 @@ import {
     dnsLabelProblem, dnsSubdomainProblem, labelsProblem, oneOfProblem, rangeProblem, registryProblem, repositoryProblem, reservedLabelsProblem,
     urlProblem, versionChoiceProblem, versionNameProblem,
 } from "./checks";
+import { checkAnalysis } from "./analysis/settings";
 import { publicKeyBlocks } from "./images/cosign";
 import { isPinned, parsePin, pinnedRefProblem } from "./images/reference";
 import { DEFAULTS, LIMITS, OPTIONS, OptionSpec, SERVICE_TYPES } from "./options";
@@ -212,7 +213,8 @@ function checkService(args: StatefulSetCanaryArgs, add: Add): void {
 }
 
 function checkGates(args: StatefulSetCanaryArgs, add: Add): void {
-    const { http, metric } = args.gates ?? {};
+    const { http, metric, analysis } = args.gates ?? {};
+    if (analysis) checkAnalysis(analysis, args.gates?.bakeSeconds, add);
     if (http) {
         if (typeof http.path !== "string" || !http.path.startsWith("/")) add("gates.http.path", `"${http.path}" must start with /`);
         if (http.bodyPattern !== undefined) {

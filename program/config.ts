@@ -18,6 +18,7 @@ export const CONFIG_KEYS = [
     "registryProject", "repository", "registryUsername", "pullUsername", "pullSecretNames", "requirePullCredentials", "cosignPublicKey", "verifySignatures", "nodePort", "nodeAddress", "baseImage", "imageBuilder", "rolloutTimeoutSeconds",
     "nodeSelector", "tolerations", "stableTag", "readyTimeoutSeconds", "transientGraceSeconds", "crashLoopRestarts", "replaceStuckPods",
     "bakeSeconds", "maxRestarts", "checkVersionPage", "metricUrl", "metricThreshold", "metricComparison",
+    "analysis",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -32,7 +33,7 @@ const PATH_KEYS: [RegExp, string][] = [
     [/^signatures\.publicKeys/, "cosignPublicKey"], [/^signatures\.verify$/, "verifySignatures"],
     [/^service\.ports\[\d+\]\.nodePort$/, "nodePort"], [/^podSpec\.nodeSelector/, "nodeSelector"], [/^podSpec\.tolerations/, "tolerations"],
     [/^gates\.metric\.url$/, "metricUrl"], [/^gates\.metric\.threshold$/, "metricThreshold"], [/^gates\.metric\.comparison$/, "metricComparison"],
-    [/^gates\.http\./, "checkVersionPage"],
+    [/^gates\.http\./, "checkVersionPage"], [/^gates\.analysis/, "analysis"],
 ];
 
 /** The stack config key behind a component property path (the last segment for gates and options). */
@@ -181,6 +182,21 @@ function metricOf(read: Reader): NonNullable<CanaryArgs["gates"]>["metric"] {
     return { url, threshold: Number(threshold), comparison: read.text("metricComparison") };
 }
 
+/**
+ * `analysis`: the component's `gates.analysis` as a JSON object, given with
+ * `pulumi config set analysis '{"prometheus": "http://...", ...}'` (JSON text; Pulumi.yaml declares it a string).
+ */
+function analysisOf(read: Reader): NonNullable<CanaryArgs["gates"]>["analysis"] {
+    const text = read.text("analysis");
+    if (text === undefined || text.trim() === "") return undefined;
+    try {
+        const value = JSON.parse(text) as unknown;
+        if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as NonNullable<CanaryArgs["gates"]>["analysis"];
+    } catch { /* reported below */ }
+    read.problems.push(`analysis: not a JSON object (e.g. {"prometheus": "http://...", "metrics": [{"name": "success", "template": "success-rate"}]}): "${text.slice(0, 60)}"`);
+    return undefined;
+}
+
 /** Secret keys the program reads when set; not declared in Pulumi.yaml, which would require them. */
 export const OPTIONAL_SECRETS = ["pullPassword", "cosignPrivateKey", "cosignPassword"] as const;
 
@@ -258,13 +274,18 @@ export function seedArgs(raw: RawConfig, secrets: SeedSecrets): SeedConfig {
             http: checkVersionPage !== false ? versionPageGate(version) : undefined,
             checkVersionPage,
             metric: metricOf(read),
+            analysis: analysisOf(read),
         },
         // What the sts-canary tool sets: this program's keys.
         configKeys: { version: "imageTag", partition: "partition", replicas: "replicas", pinnedImages: "pinnedImages" },
     };
     const nodeAddress = read.required("nodeAddress");
     const pinned = (args.pinnedImages ?? []).map((e) => e.split("=")[0]);
-    const judged = validateCanaryArgs(args).map((p: Problem) => ({ key: keyOfPath(p.propertyPath, pinned), reason: p.reason }));
+    const judged = validateCanaryArgs(args).map((p: Problem) => {
+        const key = keyOfPath(p.propertyPath, pinned);
+        // One key holds the whole analysis object: say where in it.
+        return { key, reason: key === "analysis" && p.propertyPath !== "gates.analysis" ? `${p.propertyPath.slice("gates.analysis.".length)}: ${p.reason}` : p.reason };
+    });
     const problems = [...read.problems, ...judged.filter((p) => !read.judged(p.key)).map((p) => `${p.key}: ${p.reason}`)];
     if (problems.length > 0) throw new ConfigError(problems);
     return { args, nodeAddress };

@@ -3,6 +3,7 @@
  * check.ts), its provider receives (provider.ts), and the runner and decide() work from. Adding a
  * field is one edit here, and the value the component passes (canary.ts).
  */
+import type { AnalysisSettings } from "../analysis/spec";
 
 export interface RolloutInputs {
     namespace: string;
@@ -59,4 +60,6 @@ export interface GateSettings {
     maxRestarts: number;
     http?: HttpCheck;
     metric?: MetricCheck;
+    /** Metric analysis against Prometheus during the bake (components/analysis). */
+    analysis?: AnalysisSettings;
 }

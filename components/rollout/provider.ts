@@ -9,6 +9,7 @@
 import type { ClusterAccess } from "../cluster";
 import { DesiredStep, LiveVersions, describeStep } from "./describe";
 import type { RolloutInputs } from "./inputs";
+import { describeAnalysis } from "../analysis/report";
 import { RolloutFailure, RolloutReport, realClock, runRollout } from "./runner";
 
 /** Inputs of the check as the component sends them. */
@@ -79,7 +80,8 @@ export async function check(olds: Partial<CheckInputs & StepPreview>, news: Chec
         note = ` (live state not readable: ${(err as Error).message.split("\n")[0].slice(0, 160)})`;
     }
     const described = describeStep(desired, live);
-    return { inputs: { ...news, step: described.text + note, ordinalVersions: described.ordinalVersions, stableVersion: described.stableVersion } };
+    const analysis = describeAnalysis(news.gates?.analysis);
+    return { inputs: { ...news, step: described.text + note + (analysis ? `; then ${analysis}` : ""), ordinalVersions: described.ordinalVersions, stableVersion: described.stableVersion } };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -10,6 +10,10 @@ import { redact } from "../redact";
 import { podRanges } from "./describe";
 import type { RolloutInputs } from "./inputs";
 import { versionOfRevision } from "./views";
+import { AnalysisRun } from "../analysis/run";
+import { analysisGate, judgeGate } from "../analysis/report";
+import { query } from "../analysis/prometheus";
+import { isTerminal } from "../analysis/measure";
 
 export interface PodEvidence {
     /** Last Warning events of the pod, oldest first, e.g. "BackOff: Back-off restarting failed container". */
@@ -284,7 +288,7 @@ export async function runRollout(cluster: RolloutCluster, spec: RolloutSpec, clo
     try {
         let done = await rollout.untilDone("waiting");
         rollout.checkStable();
-        const gates = await runGates(cluster, spec, clock, rollout.deadline, rollout.settle, async () => { done = await rollout.untilDone("baking"); });
+        const gates = await runGates(cluster, spec, clock, log, rollout.deadline, rollout.settle, async () => { done = await rollout.untilDone("baking"); });
         if (gates.some((g) => !g.passed)) {
             throw new RolloutFailure(`rollout of StatefulSet ${spec.namespace}/${spec.name} failed its gates:\n${gateFailureMessage(gates)}`);
         }
@@ -319,7 +323,9 @@ export function summarize(spec: Pick<RolloutSpec, "name" | "version" | "replicas
     if (replaced.length > 0) parts.push(`replaced stuck pod(s) ${replaced.join(", ")}`);
     const judged = gates.filter((g) => g.evidence.length > 0).map((g) => `${g.gate} ok`);
     if (judged.length > 0) parts.push(`gates: ${judged.join(", ")}`);
-    return parts.join("; ");
+    // The analysis and the judge keep every measurement and score: the summary output, the tool's timeline and `status` show them.
+    const analysis = gates.filter((g) => g.gate === "analysis" || g.gate === "judge").flatMap((g) => [`${g.gate}:`, ...g.evidence.map((e) => `  ${e}`)]);
+    return [parts.join("; "), ...analysis].join("\n");
 }
 
 /**
@@ -327,12 +333,13 @@ export function summarize(spec: Pick<RolloutSpec, "name" | "version" | "replicas
  * unready stops the bake at once), then judge restarts, readiness, HTTP and metric. `stillDone`
  * re-checks the rollout after the bake.
  */
-async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, deadline: number,
+async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock, log: Log, deadline: number,
     settle: (ms: number) => Promise<void>, stillDone: () => Promise<void>): Promise<GateResult[]> {
     const { gates } = spec;
     const canary = () => cluster.pods().filter((p) => p.ordinal >= spec.partition && p.ordinal < spec.replicas);
     const before = canary();
     const results: GateResult[] = [];
+    const analysis = startAnalysis(cluster, spec, before, clock, log);
     if (gates.bakeSeconds > 0) {
         const bakeStart = clock.now();
         const unready = new Map<string, string>();
@@ -344,6 +351,7 @@ async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock
             }
             // Stop baking as soon as a gate cannot pass any more.
             if (unready.size > 0 || !restartGate(before, canary(), before.map((p) => p.ordinal), gates.maxRestarts).passed) break;
+            if (analysis && isTerminal(analysis.phase())) break;
             await settle(Math.min(1000, bakeStart + gates.bakeSeconds * 1000 - clock.now()));
         }
         results.push(readyGate(before.map((p) => p.name), [...unready.values()], secs(clock.now() - bakeStart)));
@@ -351,6 +359,13 @@ async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock
     const after = canary();
     const restarts = restartGate(before, after, before.map((p) => p.ordinal), gates.maxRestarts);
     results.unshift(restarts);
+    if (analysis) {
+        if (results.some((r) => !r.passed)) analysis.stop();
+        const outcome = await analysis.outcome();
+        if (spec.gates.analysis!.metrics.length > 0 || outcome.load) results.push(analysisGate(outcome));
+        const judged = judgeGate(outcome);
+        if (judged) results.push(judged);
+    }
     if (results.some((r) => !r.passed)) return results;
     await stillDone();
     const pods = canary();
@@ -367,6 +382,29 @@ async function runGates(cluster: RolloutCluster, spec: RolloutSpec, clock: Clock
         results.push(metricGate(metric, answer.body, answer.error));
     }
     return results;
+}
+
+/** The analysis of this step, started with the bake: canary and baseline pods as the step left them. */
+function startAnalysis(cluster: RolloutCluster, spec: RolloutSpec, canaryPods: PodView[], clock: Clock, log: Log): AnalysisRun | undefined {
+    const settings = spec.gates.analysis;
+    if (!settings) return undefined;
+    const sts = cluster.statefulSet();
+    const currentRevision = sts?.currentRevision ?? "";
+    const baseline = cluster.pods().filter((p) => p.ordinal < Math.min(spec.partition, spec.replicas) && p.revision === currentRevision);
+    const facts = {
+        namespace: spec.namespace, statefulset: spec.name, canaryPods: canaryPods.map((p) => p.name), baselinePods: baseline.map((p) => p.name),
+        canaryRevision: sts?.updateRevision ?? "", baselineRevision: currentRevision,
+    };
+    const byName = new Map(cluster.pods().map((p) => [p.name, p]));
+    return new AnalysisRun(settings, facts, {
+        query: (promql) => query((url) => cluster.fetch(url), settings.prometheus, promql, settings.labels),
+        request: async (pod, port, path) => {
+            const view = byName.get(pod);
+            return view ? (await cluster.probe(view, port, path)).status : 0;
+        },
+        clock,
+        log,
+    });
 }
 
 /** A probe that got no answer at all (the API server restarting) is sent again, a few times. */

@@ -218,7 +218,8 @@ describe("StatefulSetCanary with the seed's version-page preset", () => {
         assert.deepStrictEqual(nodePort.spec.ports, [{ name: "web", port: 80, targetPort: "web", nodePort: 30080 }]);
         const headless = only(services.filter((s) => s.spec.clusterIP === "None"), "headless Service");
         assert.strictEqual(headless.metadata.name, "graph-headless");
-        assert.deepStrictEqual(headless.spec.ports, [{ name: "web", port: 80, targetPort: "web" }]);
+        // Every container port, the pods' per-request metrics included (what Prometheus scrapes by the name "metrics").
+        assert.deepStrictEqual(headless.spec.ports, [{ name: "web", port: 80, targetPort: "web" }, { name: "metrics", port: 9113, targetPort: "metrics" }]);
     });
 });
 

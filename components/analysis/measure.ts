@@ -44,17 +44,28 @@ export function valuePhase(value: number, metric: Pick<AnalysisMetricSpec, "succ
 
 const shown = (v: number) => (Number.isNaN(v) ? "NaN (no data in the window)" : String(Number(v.toPrecision(4))));
 
+/**
+ * Pods whose series are missing from a per-pod answer (series named `<podLabel>="..."`): a pod
+ * that served nothing yet, or is not scraped, has no value and must not pass unseen.
+ */
+function missingPods(samples: Sample[], expect: { podLabel: string; pods: string[] } | undefined): string[] {
+    if (!expect || !samples.some((s) => s.series.startsWith(`${expect.podLabel}="`))) return [];
+    return expect.pods.filter((pod) => !samples.some((s) => s.series === `${expect.podLabel}="${pod}"`));
+}
+
 /** One measurement from one answer: every series judged; the worst one decides. */
-export function measure(metric: AnalysisMetricSpec, answer: QueryAnswer, at: number): Measurement {
+export function measure(metric: AnalysisMetricSpec, answer: QueryAnswer, at: number, expect?: { podLabel: string; pods: string[] }): Measurement {
     if (!answer.ok) return { metric: metric.name, at, phase: "Error", samples: [], message: answer.error };
     if (answer.samples.length === 0) {
         return { metric: metric.name, at, phase: "Inconclusive", samples: [], message: "no data: the query returned no series" };
     }
-    const phases = answer.samples.map((s) => valuePhase(s.value, metric));
+    const missing = missingPods(answer.samples, expect);
+    const phases = [...answer.samples.map((s) => valuePhase(s.value, metric)), ...missing.map((): MeasurementPhase => "Inconclusive")];
     const phase: MeasurementPhase = phases.includes("Failed") ? "Failed" : phases.includes("Inconclusive") ? "Inconclusive" : "Successful";
     const conditions = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`]
         .filter(Boolean).join(", ");
-    const values = answer.samples.map((s, i) => `${s.series || "value"} = ${shown(s.value)}${phases[i] === "Successful" ? "" : ` (${phases[i]})`}`);
+    const values = answer.samples.map((s, i) => `${s.series || "value"} = ${shown(s.value)}${phases[i] === "Successful" ? "" : ` (${phases[i]})`}`)
+        .concat(missing.map((pod) => `${expect!.podLabel}="${pod}" has no series (Inconclusive)`));
     return { metric: metric.name, at, phase, samples: answer.samples, message: `${values.join(", ")} [${conditions || "any value"}]` };
 }
 

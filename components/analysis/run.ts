@@ -94,7 +94,7 @@ export class AnalysisRun {
         const at = this.deps.clock.now();
         await Promise.all(this.settings.metrics.map(async (m) => {
             const answer = await this.deps.query(renderQuery(m.query, this.settings, this.facts));
-            const measurement = measure(m, answer, at);
+            const measurement = measure(m, answer, at, { podLabel: this.settings.labels.pod, pods: this.facts.canaryPods });
             this.measurements.get(m.name)!.push(measurement);
             this.deps.log(`analysis: ${m.name} #${this.measurements.get(m.name)!.length}: ${measurement.phase}: ${measurement.message}`);
         }));

@@ -63,6 +63,14 @@ describe("analysis: measurements and phases (Argo Rollouts' semantics)", () => {
         assert.match(got.message, /pod="web-4" = 0\.9 \(Failed\)/);
         assert.match(got.message, /success: result >= 0\.99/);
     });
+    it("a canary pod missing from a per-pod answer is Inconclusive, named; an aggregate answer needs no pods", () => {
+        const expect = { podLabel: "pod", pods: ["web-3", "web-4"] };
+        const got = measure(metric(), { ok: true, samples: [{ series: 'pod="web-3"', value: 1 }] }, 0, expect);
+        assert.equal(got.phase, "Inconclusive");
+        assert.match(got.message, /pod="web-4" has no series \(Inconclusive\)/);
+        assert.equal(measure(metric(), { ok: true, samples: [{ series: "", value: 1 }] }, 0, expect).phase, "Successful");
+        assert.equal(measure(metric(), { ok: true, samples: [{ series: 'pod="web-3"', value: 0.5 }] }, 0, expect).phase, "Failed");
+    });
     it("no series is Inconclusive, an unanswered query is Error: never a pass", () => {
         assert.equal(measure(metric(), { ok: true, samples: [] }, 0).phase, "Inconclusive");
         assert.equal(measure(metric(), { ok: false, error: "Prometheus at http://p did not answer: ECONNREFUSED" }, 0).phase, "Error");
@@ -241,7 +249,7 @@ describe("analysis: a run", () => {
         const clock = virtualClock();
         const sent: string[] = [];
         const run = new AnalysisRun(settings({ count: 2, load: { port: 80, path: "/", requestsPerSecond: 3 } }), FACTS, {
-            query: async () => answerOf([1]), request: async (pod) => { sent.push(pod); return pod === "web-4" ? 500 : 200; }, clock, log: () => undefined,
+            query: async () => answerOf([1, 1]), request: async (pod) => { sent.push(pod); return pod === "web-4" ? 500 : 200; }, clock, log: () => undefined,
         });
         const outcome = await clock.run(run.outcome());
         assert.ok(outcome.load!.sent >= 5 * 3 * 3 && outcome.load!.sent <= 5 * 3 * 5, String(outcome.load!.sent));

@@ -39,7 +39,7 @@ describe("metric analysis against the real Prometheus", function () {
     const env = loadPlatformEnv();
     const refs: Record<string, string> = {};
     const analysis = (over: Record<string, unknown> = {}) => JSON.stringify({
-        prometheus: env.STS_CANARY_PROMETHEUS_URL, intervalSeconds: 3, windowSeconds: 8,
+        prometheus: env.STS_CANARY_PROMETHEUS_URL, intervalSeconds: 4, windowSeconds: 8,
         metrics: [{ name: "success-rate", template: "success-rate", successCondition: "result >= 0.97", inconclusiveLimit: 1 }],
         load: { port: 80, path: "/", requestsPerSecond: 10 },
         ...over,
@@ -86,7 +86,7 @@ describe("metric analysis against the real Prometheus", function () {
     it("a good v2 passes the analysis; every measurement is in the summary", async function () {
         const summary = await up({ imageTag: "v2", partition: "2", bakeSeconds: "12", analysis: analysis() }, "v2 on web-2..web-3 with analysis");
         log(summary.split("\n").slice(0, 4).join(" | "));
-        assert.match(summary, /analysis:\n {2}success-rate: Successful \(4 measurement\(s\)/);
+        assert.match(summary, /analysis:\n {2}success-rate: Successful \(3 measurement\(s\)/);
         assert.match(summary, /success-rate #1 (Successful|Inconclusive): pod="web-[23]"/);
         assert.match(summary, /load: \d+ request\(s\) to 4 pod\(s\) \(\d+ x 200\)/);
     });

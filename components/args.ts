@@ -187,6 +187,8 @@ export interface LoadArgs {
 export interface AnalysisArgs {
     /** Prometheus base URL, e.g. http://prometheus.monitoring:9090. */
     prometheus: string;
+    /** Seconds into the bake before the first interval starts (default 0), like Argo Rollouts' initialDelay. */
+    initialDelaySeconds?: number;
     /** Seconds between measurements (default 10). */
     intervalSeconds?: number;
     /** Measurements per metric (default: as many intervals as fit in the bake). */

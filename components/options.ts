@@ -75,6 +75,10 @@ export const OPTIONS = {
     },
     expectStatus: { path: "gates.http.expectStatus", default: 200, min: 100, max: 599, description: "Gate: the HTTP status every canary pod must answer." },
     httpPort: { path: "gates.http.port", min: 1, max: 65535, description: "Gate: the container port the HTTP check is sent to." },
+    analysisInitialDelay: {
+        path: "gates.analysis.initialDelaySeconds", default: 0, min: 0, max: 3600,
+        description: "Analysis: seconds into the bake before the first interval (new pods need a few scrapes before rate() has data).",
+    },
     analysisInterval: { path: "gates.analysis.intervalSeconds", default: 10, min: 1, max: 3600, description: "Analysis: seconds between measurements; the first is one interval into the bake." },
     analysisCount: { path: "gates.analysis.count", min: 1, max: 1000, description: "Analysis: measurements per metric (default: as many intervals as fit in the bake)." },
     analysisWindow: { path: "gates.analysis.windowSeconds", default: 30, min: 1, max: 86400, description: "Analysis: range of the templates' rate() windows ({{window}})." },

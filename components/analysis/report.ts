@@ -19,7 +19,7 @@ export function describeAnalysis(settings: AnalysisSettings | undefined): string
     if (!settings) return "";
     const parts: string[] = [];
     if (settings.metrics.length > 0) {
-        parts.push(`analysis: ${settings.metrics.map((m) => m.name).join(", ")} every ${settings.intervalSeconds}s x${settings.count} on ${redact(settings.prometheus)}`);
+        parts.push(`analysis: ${settings.metrics.map((m) => m.name).join(", ")} every ${settings.intervalSeconds}s x${settings.count}${settings.initialDelaySeconds ? ` after ${settings.initialDelaySeconds}s` : ""} on ${redact(settings.prometheus)}`);
     }
     if (settings.judge) parts.push(`judge: ${settings.judge.metrics.map((m) => m.name).join(", ")} (canary vs baseline)`);
     if (settings.load) parts.push(`load: ${settings.load.requestsPerSecond}/s per pod`);

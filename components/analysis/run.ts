@@ -76,8 +76,9 @@ export class AnalysisRun {
     private async measureLoop(started: number): Promise<void> {
         const { clock } = this.deps;
         const interval = this.settings.intervalSeconds * 1000;
+        const first = started + this.settings.initialDelaySeconds * 1000;
         for (let i = 1; i <= this.settings.count && !this.stopped.signal.aborted; i++) {
-            await clock.sleep(Math.max(0, started + i * interval - clock.now()), this.stopped.signal);
+            await clock.sleep(Math.max(0, first + i * interval - clock.now()), this.stopped.signal);
             if (this.stopped.signal.aborted) break;
             await Promise.all([this.measureOnce(), this.sampleJudge()]);
             this.taken = i;
@@ -118,7 +119,8 @@ export class AnalysisRun {
         const pods = [...this.facts.canaryPods, ...this.facts.baselinePods];
         const outcome: LoadOutcome = { sent: 0, pods: pods.length, byStatus: {} };
         this.load = outcome;
-        const limit = this.settings.count * this.settings.intervalSeconds + 1; // seconds: bounded even if never stopped
+        // Seconds: bounded even if never stopped; the load runs through the initial delay too (it warms the metrics up).
+        const limit = this.settings.initialDelaySeconds + this.settings.count * this.settings.intervalSeconds + 1;
         for (let second = 0; second < limit && !this.stopped.signal.aborted; second++) {
             const statuses = await Promise.all(pods.flatMap((pod) => Array.from({ length: load.requestsPerSecond },
                 () => this.deps.request(pod, load.port, load.path).catch(() => 0))));

@@ -22,11 +22,13 @@ export function labelNames(args: Pick<AnalysisArgs, "labels">): LabelNames {
 /** The settings the check runs; `bakeSeconds` bounds the default count. Assumes valid arguments. */
 export function analysisSettings(args: AnalysisArgs, bakeSeconds: number): AnalysisSettings {
     const intervalSeconds = args.intervalSeconds ?? DEFAULTS.analysisInterval;
+    const initialDelaySeconds = args.initialDelaySeconds ?? DEFAULTS.analysisInitialDelay;
     const judge = args.judge;
     return {
         prometheus: args.prometheus,
+        initialDelaySeconds,
         intervalSeconds,
-        count: args.count ?? Math.max(1, Math.floor(bakeSeconds / intervalSeconds)),
+        count: args.count ?? Math.max(1, Math.floor((bakeSeconds - initialDelaySeconds) / intervalSeconds)),
         windowSeconds: args.windowSeconds ?? DEFAULTS.analysisWindow,
         labels: labelNames(args),
         metrics: (args.metrics ?? []).map((m) => {
@@ -128,7 +130,9 @@ export function checkAnalysis(args: AnalysisArgs, bakeSeconds: number | undefine
         if ((marginalScore ?? DEFAULTS.judgeMarginalScore) > (passScore ?? DEFAULTS.judgePassScore)) add(`${at}.judge.marginalScore`, "must not be above passScore");
     }
     const interval = args.intervalSeconds ?? DEFAULTS.analysisInterval;
-    if (args.count === undefined && (bakeSeconds ?? 0) < interval) {
-        add("gates.bakeSeconds", `the analysis measures during the bake: ${bakeSeconds ?? 0}s is shorter than one interval (${interval}s); bake longer or set gates.analysis.count`);
+    const delay = args.initialDelaySeconds ?? DEFAULTS.analysisInitialDelay;
+    if (args.count === undefined && (bakeSeconds ?? 0) < delay + interval) {
+        add("gates.bakeSeconds", `the analysis measures during the bake: ${bakeSeconds ?? 0}s is shorter than the initial delay and one interval `
+            + `(${delay}s + ${interval}s); bake longer or set gates.analysis.count`);
     }
 }

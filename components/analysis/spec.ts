@@ -67,7 +67,9 @@ export interface LoadSpec {
 export interface AnalysisSettings {
     /** Prometheus base URL, e.g. http://127.0.0.1:19090 or https://prometheus.example.com. */
     prometheus: string;
-    /** Seconds between measurements; the first is taken one interval into the bake. */
+    /** Seconds before the first interval starts (Argo Rollouts' initialDelay): new pods need a few scrapes before rate() has data. */
+    initialDelaySeconds: number;
+    /** Seconds between measurements; the first is taken one interval after the initial delay. */
     intervalSeconds: number;
     /** Measurements per metric (default: as many intervals as fit in the bake). */
     count: number;

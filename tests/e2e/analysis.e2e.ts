@@ -8,8 +8,8 @@
  */
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
-import { getPods, tagOf } from "./kubectl";
-import { setConfig, timedUp } from "./stack";
+import { getPods, getStatefulSet, tagOf } from "./kubectl";
+import { preview, setConfig, timedUp } from "./stack";
 import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, localStack, pushTestImage, run } from "./platform";
 
 const STACK = "e2e-analysis";
@@ -39,7 +39,7 @@ describe("metric analysis against the real Prometheus", function () {
     const env = loadPlatformEnv();
     const refs: Record<string, string> = {};
     const analysis = (over: Record<string, unknown> = {}) => JSON.stringify({
-        prometheus: env.STS_CANARY_PROMETHEUS_URL, intervalSeconds: 4, windowSeconds: 8,
+        prometheus: env.STS_CANARY_PROMETHEUS_URL, initialDelaySeconds: 4, intervalSeconds: 4, windowSeconds: 8,
         metrics: [{ name: "success-rate", template: "success-rate", successCondition: "result >= 0.97", inconclusiveLimit: 1 }],
         load: { port: 80, path: "/", requestsPerSecond: 10 },
         ...over,
@@ -83,11 +83,25 @@ describe("metric analysis against the real Prometheus", function () {
         await deleteNamespaces(NAMESPACE);
     });
 
+    it("bad analysis input fails the preview naming the key, before anything changes; the preview names the analysis", async function () {
+        const generation = (await getStatefulSet(NAMESPACE, APP))?.generation;
+        await setConfig(stack, { imageTag: "v2", partition: "2", bakeSeconds: "12", analysis: analysis({ metrics: [{ name: "s", query: 'sum(rate(http_requests_total{pod=~"{{canaryPod}}"}[1m])', successCondition: "result > 0" }] }) });
+        const bad = await preview(stack).then(() => undefined, (err: Error) => String(err.message));
+        assert.ok(bad, "the preview passed");
+        log(bad.split("\n").filter((l) => /analysis:/.test(l)).slice(0, 2).join(" | ").slice(0, 300));
+        assert.match(bad, /analysis: metrics\[0\]\.query: unknown placeholder\(s\) \{\{canaryPod\}\}/);
+        assert.equal((await getStatefulSet(NAMESPACE, APP))?.generation, generation);
+        await setConfig(stack, { analysis: analysis() });
+        let shown = "";
+        await preview(stack, (line) => { shown += line; });
+        assert.match(shown, /then analysis: success-rate every 4s x2 after 4s on http:\/\/127\.0\.0\.1:\d+; load: 10\/s per pod/);
+    });
+
     it("a good v2 passes the analysis; every measurement is in the summary", async function () {
         const summary = await up({ imageTag: "v2", partition: "2", bakeSeconds: "12", analysis: analysis() }, "v2 on web-2..web-3 with analysis");
         log(summary.split("\n").slice(0, 4).join(" | "));
-        assert.match(summary, /analysis:\n {2}success-rate: Successful \(3 measurement\(s\)/);
-        assert.match(summary, /success-rate #1 (Successful|Inconclusive): pod="web-[23]"/);
+        assert.match(summary, /analysis:\n {2}success-rate: Successful \(2 measurement\(s\)/);
+        assert.match(summary, /success-rate #1 (Successful|Inconclusive): pod="web-[23]" = 1/);
         assert.match(summary, /load: \d+ request\(s\) to 4 pod\(s\) \(\d+ x 200\)/);
     });
 

@@ -210,7 +210,7 @@ function virtualClock(): AnalysisClock & { run<T>(p: Promise<T>, maxSteps?: numb
 
 describe("analysis: a run", () => {
     const settings = (over: Partial<AnalysisSettings> = {}): AnalysisSettings => ({
-        prometheus: "http://p", intervalSeconds: 2, count: 5, windowSeconds: 10, labels: LABELS, metrics: [metric()], ...over,
+        prometheus: "http://p", initialDelaySeconds: 0, intervalSeconds: 2, count: 5, windowSeconds: 10, labels: LABELS, metrics: [metric()], ...over,
     });
     const answerOf = (values: number[]): QueryAnswer => ({ ok: true, samples: values.map((v, i) => ({ series: `pod="web-${3 + i}"`, value: v })) });
 
@@ -222,6 +222,14 @@ describe("analysis: a run", () => {
         assert.deepEqual(at, [2000, 4000, 6000, 8000, 10000]);
         assert.equal(outcome.phase, "Successful");
         assert.equal(analysisGate(outcome).passed, true);
+    });
+    it("waits the initial delay, then measures every interval", async () => {
+        const clock = virtualClock();
+        const at: number[] = [];
+        const run = new AnalysisRun(settings({ initialDelaySeconds: 5, count: 2 }), FACTS, { query: async () => { at.push(clock.t); return answerOf([1, 1]); }, request: async () => 200, clock, log: () => undefined });
+        await clock.run(run.outcome());
+        assert.deepEqual(at, [7000, 9000]);
+        assert.equal(analysisSettings({ prometheus: "http://p", initialDelaySeconds: 6, intervalSeconds: 4, metrics: [] }, 30).count, 6, "(30 - 6) / 4 measurements fit in the bake");
     });
     it("stops at the first failed measurement and says which pod and value", async () => {
         const clock = virtualClock();

@@ -97,6 +97,17 @@ describe("the seed program's config -> component arguments", () => {
         { name: "nodeSelector without value", raw: { nodeSelector: '["pool"]' }, message: /^nodeSelector: "pool" is not a key=value label selector$/ },
         { name: "toleration with a bad effect", raw: { tolerations: '["k=v:Sometimes"]' }, message: /^tolerations: "k=v:Sometimes" is not key=value:Effect or key:Effect/ },
         { name: "rollout timeout too short", raw: { rolloutTimeoutSeconds: "5" }, message: /^rolloutTimeoutSeconds: 5 is out of range; allowed 30\.\.7200$/ },
+        { name: "analysis that is not JSON", raw: { analysis: "{prometheus: x}" }, message: /^analysis: not a JSON object/ },
+        {
+            name: "analysis with PromQL that does not parse, under the key and its path",
+            raw: { bakeSeconds: "60", analysis: JSON.stringify({ prometheus: "http://p:9090", metrics: [{ name: "s", query: "sum(rate(x[1m])", successCondition: "result > 0" }] }) },
+            message: /^analysis: metrics\[0\]\.query: is not valid PromQL/,
+        },
+        {
+            name: "analysis longer than the bake",
+            raw: { bakeSeconds: "5", analysis: JSON.stringify({ prometheus: "http://p:9090", metrics: [{ name: "s", template: "success-rate" }] }) },
+            message: /^bakeSeconds: the analysis measures during the bake: 5s is shorter than the initial delay and one interval \(0s \+ 10s\)/,
+        },
     ];
     for (const { name, raw, message } of rejected) {
         it(`rejects ${name}`, () => {
@@ -120,6 +131,8 @@ describe("the seed program's config -> component arguments", () => {
         { name: "nodePort at both ends", raw: { nodePort: "30000" } },
         { name: "versions as a comma list", raw: { versions: "v1, v2, v3", imageTag: "v3" } },
         { name: "a version both built and pinned (the pin wins)", raw: { imageTag: "v2", pinnedImages: `["v2=h/p/r:v2@sha256:${"a".repeat(64)}"]` } },
+        { name: "an analysis from a template", raw: { bakeSeconds: "30", analysis: JSON.stringify({ prometheus: "http://p:9090", metrics: [{ name: "s", template: "success-rate" }] }) } },
+        { name: "an empty analysis (none)", raw: { analysis: "" } },
         { name: "a pinned version as imageTag", raw: { imageTag: "v3", pinnedImages: `["v3=127.0.0.1:5443/library/version-test:v3@sha256:${"b".repeat(64)}"]` } },
     ];
     for (const { name, raw } of accepted) {

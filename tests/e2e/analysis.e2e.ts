@@ -39,9 +39,9 @@ describe("metric analysis against the real Prometheus", function () {
     const env = loadPlatformEnv();
     const refs: Record<string, string> = {};
     const analysis = (over: Record<string, unknown> = {}) => JSON.stringify({
-        prometheus: env.STS_CANARY_PROMETHEUS_URL, initialDelaySeconds: 4, intervalSeconds: 4, windowSeconds: 8,
+        prometheus: env.STS_CANARY_PROMETHEUS_URL, initialDelaySeconds: 8, intervalSeconds: 4, windowSeconds: 8,
         metrics: [{ name: "success-rate", template: "success-rate", successCondition: "result >= 0.97", inconclusiveLimit: 1 }],
-        load: { port: 80, path: "/", requestsPerSecond: 10 },
+        load: { port: 80, path: "/index.html", requestsPerSecond: 10 },
         ...over,
     });
 
@@ -85,7 +85,7 @@ describe("metric analysis against the real Prometheus", function () {
 
     it("bad analysis input fails the preview naming the key, before anything changes; the preview names the analysis", async function () {
         const generation = (await getStatefulSet(NAMESPACE, APP))?.generation;
-        await setConfig(stack, { imageTag: "v2", partition: "2", bakeSeconds: "12", analysis: analysis({ metrics: [{ name: "s", query: 'sum(rate(http_requests_total{pod=~"{{canaryPod}}"}[1m])', successCondition: "result > 0" }] }) });
+        await setConfig(stack, { imageTag: "v2", partition: "2", bakeSeconds: "16", analysis: analysis({ metrics: [{ name: "s", query: 'sum(rate(http_requests_total{pod=~"{{canaryPod}}"}[1m])', successCondition: "result > 0" }] }) });
         const bad = await preview(stack).then(() => undefined, (err: Error) => String(err.message));
         assert.ok(bad, "the preview passed");
         log(bad.split("\n").filter((l) => /analysis:/.test(l)).slice(0, 2).join(" | ").slice(0, 300));
@@ -94,11 +94,11 @@ describe("metric analysis against the real Prometheus", function () {
         await setConfig(stack, { analysis: analysis() });
         let shown = "";
         await preview(stack, (line) => { shown += line; });
-        assert.match(shown, /then analysis: success-rate every 4s x2 after 4s on http:\/\/127\.0\.0\.1:\d+; load: 10\/s per pod/);
+        assert.match(shown, /then analysis: success-rate every 4s x2 after 8s on http:\/\/127\.0\.0\.1:\d+; load: 10\/s per pod/);
     });
 
     it("a good v2 passes the analysis; every measurement is in the summary", async function () {
-        const summary = await up({ imageTag: "v2", partition: "2", bakeSeconds: "12", analysis: analysis() }, "v2 on web-2..web-3 with analysis");
+        const summary = await up({ imageTag: "v2", partition: "2", bakeSeconds: "16", analysis: analysis() }, "v2 on web-2..web-3 with analysis");
         log(summary.split("\n").slice(0, 4).join(" | "));
         assert.match(summary, /analysis:\n {2}success-rate: Successful \(2 measurement\(s\)/);
         assert.match(summary, /success-rate #1 (Successful|Inconclusive): pod="web-[23]" = 1/);
@@ -122,7 +122,7 @@ describe("metric analysis against the real Prometheus", function () {
     it("a v2 100 ms slower passes a fixed 1 s latency condition but fails the baseline judge", async function () {
         const judged = analysis({
             intervalSeconds: 2, windowSeconds: 6,
-            metrics: [{ name: "p95", template: "latency-p95", successCondition: "result <= 1", inconclusiveLimit: 1 }],
+            metrics: [{ name: "p95", template: "latency-p95", successCondition: "result <= 1", inconclusiveLimit: 3 }],
             judge: { metrics: [{ name: "latency", template: "latency-mean", critical: true }], minSamples: 10 },
         });
         const { message } = await failingUp({ imageTag: "a-slow", partition: "2", bakeSeconds: "24", analysis: judged }, "a-slow with a 1 s threshold and the judge");

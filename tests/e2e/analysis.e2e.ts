@@ -9,7 +9,7 @@
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
 import { getPods, getStatefulSet, tagOf } from "./kubectl";
-import { preview, setConfig, timedUp } from "./stack";
+import { preview, setConfig, timedUp, failingUp as failingUpOf } from "./stack";
 import { REPO_ROOT, deleteNamespaces, loadPlatformEnv, localStack, pushTestImage, run } from "./platform";
 
 const STACK = "e2e-analysis";
@@ -45,15 +45,7 @@ describe("metric analysis against the real Prometheus", function () {
         ...over,
     });
 
-    async function failingUp(settings: Record<string, string | string[]>, what: string): Promise<{ message: string; seconds: number }> {
-        await setConfig(stack, settings);
-        const started = Date.now();
-        const error = await stack.up({ color: "never" }).then(() => undefined, (err: Error) => err);
-        const seconds = (Date.now() - started) / 1000;
-        assert.ok(error, `${what}: pulumi up succeeded`);
-        log(`${what}: pulumi up failed after ${seconds.toFixed(1)}s`);
-        return { message: String(error.message), seconds };
-    }
+    const failingUp = (settings: Record<string, string | string[]>, what: string) => failingUpOf(stack, settings, what, log);
 
     async function up(settings: Record<string, string | string[]>, what: string): Promise<string> {
         await setConfig(stack, settings);

@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, getStatefulSet, kubectl, operationObjects, tagOf } from "./kubectl";
-import { getConfigValue, setConfig, timedUp } from "./stack";
+import { getConfigValue, setConfig, timedUp, failingUp as failingUpOf } from "./stack";
 import { CliResult, REPO_ROOT, deleteNamespaces, eventually, loadPlatformEnv, localStack, pushTestImage, run, runCli } from "./platform";
 
 const STACK = "e2e-faults";
@@ -46,15 +46,7 @@ describe("the safe canary under faults", function () {
         return seconds;
     }
 
-    async function failingUp(settings: Record<string, string | string[]>, what: string): Promise<{ message: string; seconds: number }> {
-        await setConfig(stack, settings);
-        const started = Date.now();
-        const error = await stack.up({ color: "never" }).then(() => undefined, (err: Error) => err);
-        const seconds = (Date.now() - started) / 1000;
-        assert.ok(error, `${what}: pulumi up succeeded`);
-        log(`${what}: pulumi up failed after ${seconds.toFixed(1)}s`);
-        return { message: String(error.message), seconds };
-    }
+    const failingUp = (settings: Record<string, string | string[]>, what: string) => failingUpOf(stack, settings, what, log);
 
     /** Every pod on v1 and Ready (the state each case starts from and returns to). */
     async function allOnV1(): Promise<void> {

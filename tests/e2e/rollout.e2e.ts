@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
 import { PodInfo, getPods, kubectl, tagOf } from "./kubectl";
-import { setConfig, timedUp } from "./stack";
+import { setConfig, timedUp, failingUp as failingUpOf } from "./stack";
 import { deleteNamespaces, eventually, localStack, pushTestImage } from "./platform";
 
 const STACK = "e2e-rollout";
@@ -33,16 +33,7 @@ describe("pulumi up is the safe canary (rollout check, no tool)", function () {
         return seconds;
     }
 
-    /** `up` that must fail; returns the error text and how long it took. */
-    async function failingUp(settings: Record<string, string | string[]>, what: string): Promise<{ message: string; seconds: number }> {
-        await setConfig(stack, settings);
-        const started = Date.now();
-        const error = await stack.up({ color: "never" }).then(() => undefined, (err: Error) => err);
-        const seconds = (Date.now() - started) / 1000;
-        assert.ok(error, `${what}: pulumi up succeeded`);
-        log(`${what}: pulumi up failed after ${seconds.toFixed(1)}s`);
-        return { message: String(error.message), seconds };
-    }
+    const failingUp = (settings: Record<string, string | string[]>, what: string) => failingUpOf(stack, settings, what, log);
 
     before(async function () {
         stack = await localStack(STACK, {

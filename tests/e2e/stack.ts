@@ -50,6 +50,18 @@ export async function timedUp(stack: Stack, onOutput?: (line: string) => void): 
     return { result, seconds: (Date.now() - started) / 1000 };
 }
 
+/** `up` that must fail: the error text and how long it took (asserts that it failed). */
+export async function failingUp(stack: Stack, settings: Record<string, string | string[]>, what: string,
+    log: (line: string) => void): Promise<{ message: string; seconds: number }> {
+    await setConfig(stack, settings);
+    const started = Date.now();
+    const error = await stack.up({ color: "never" }).then(() => undefined, (err: Error) => err);
+    const seconds = (Date.now() - started) / 1000;
+    if (!error) throw new Error(`${what}: pulumi up succeeded`);
+    log(`${what}: pulumi up failed after ${seconds.toFixed(1)}s`);
+    return { message: String(error.message), seconds };
+}
+
 export async function preview(stack: Stack, onOutput?: (line: string) => void): Promise<PreviewResult> {
     return stack.preview({ onOutput, color: "never", diff: true });
 }

@@ -33,7 +33,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/platform/rootfs.sh"
 
-RECIPE=1                       # bump when the rootfs recipe below changes
+RECIPE=2                       # bump when the rootfs recipe below changes (2: the metrics exporter)
 PG_MAJOR=15
 PG_PKG="postgresql-$PG_MAJOR"
 BASE_REPO="sts-canary/postgres-base"
@@ -60,6 +60,10 @@ build_rootfs() {   # build_rootfs <postgresql version> <out.tar>
       grep -x "create_main_cluster = false" /etc/postgresql-common/createcluster.conf
       apt-get -q install -y --no-install-recommends "$1=$2"
       /usr/lib/postgresql/$3/bin/postgres --version
+      # Debian'"'"'s prometheus-postgres-exporter: a sidecar from an image of this base serves the
+      # server'"'"'s own metrics (pg_up, pg_stat_database_*) on a port named "metrics".
+      apt-get -q install -y --no-install-recommends prometheus-postgres-exporter
+      prometheus-postgres-exporter --version 2>&1 | head -n 1
     ' _ "$PG_PKG" "$ver" "$PG_MAJOR"
   [[ ! -e "$rootfs/var/lib/postgresql/$PG_MAJOR/main" ]] || die "a main cluster was created in the rootfs"
   rm -rf "$rootfs/etc/postgresql/$PG_MAJOR" "$rootfs/var/lib/postgresql/$PG_MAJOR"

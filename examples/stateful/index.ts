@@ -2,10 +2,27 @@
 // from ./app, readiness from pg_isready, stack config moves it (imageTag, partition).
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import type { AnalysisArgs } from "sts-canary/args";
 import { StatefulSetCanary } from "sts-canary/canary";
 
 const config = new pulumi.Config();
 const baseImage = config.get("baseImage") ?? "sts-canary/postgres-base:latest";
+// Optional: an image with Debian's prometheus-postgres-exporter (the platform's postgres base has it),
+// run beside each server on a port named "metrics", and the analysis (JSON, gates.analysis) that reads it.
+const exporterImage = config.get("exporterImage");
+// Not declared in Pulumi.yaml (a declared key without a default would be required): JSON text; empty is none.
+const analysisText = config.get("analysis");
+const analysis = analysisText ? (JSON.parse(analysisText) as AnalysisArgs) : undefined;
+const exporter = exporterImage ? [{
+    name: "exporter",
+    image: exporterImage,
+    command: ["prometheus-postgres-exporter", "--web.listen-address=:9187"],
+    // The server's unix socket, shared through an emptyDir: local connections are trusted, no password.
+    env: [{ name: "DATA_SOURCE_NAME", value: "host=/run/postgresql user=postgres dbname=postgres sslmode=disable" }],
+    ports: [{ name: "metrics", containerPort: 9187 }],
+    volumeMounts: [{ name: "socket", mountPath: "/run/postgresql" }],
+    resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "200m", memory: "64Mi" } },
+}] : [];
 const release = (version: string) => ({ build: { context: path.join(__dirname, "app"), args: { BASE: baseImage, RELEASE: version } } });
 
 const db = new StatefulSetCanary("db", {
@@ -38,9 +55,10 @@ const db = new StatefulSetCanary("db", {
             ports: [{ name: "pg", containerPort: 5432 }],
             // The server's own readiness, not an HTTP page.
             readinessProbe: { exec: { command: ["pg_isready", "-q"] }, periodSeconds: 2, failureThreshold: 3 },
-            volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+            volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }, ...exporter.map(() => ({ name: "socket", mountPath: "/run/postgresql" }))],
             resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
-        }],
+        }, ...exporter],
+        volumes: exporter.map(() => ({ name: "socket", emptyDir: {} })),
     },
     volumeClaimTemplates: [{
         metadata: { name: "data" },
@@ -51,7 +69,7 @@ const db = new StatefulSetCanary("db", {
         whenScaled: "Retain",
     },
     service: { type: "ClusterIP" },
-    gates: { bakeSeconds: config.getNumber("bakeSeconds") ?? 0 },
+    gates: { bakeSeconds: config.getNumber("bakeSeconds") ?? 0, analysis },
 });
 
 export const images = db.images;

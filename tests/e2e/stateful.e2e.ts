@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { REPO_ROOT, eventually, loadPlatformEnv, registryManifestPushes, run } from "./platform";
+import { REPO_ROOT, eventually, loadPlatformEnv, pushTestImage, registryManifestPushes, run } from "./platform";
 
 const NAMESPACE = "e2e-stateful";
 const WORK_DIR = path.join(REPO_ROOT, "examples", "stateful");
@@ -105,6 +105,31 @@ describe("a stateful app (PostgreSQL with a volume per pod) through the canary",
         assert.deepStrictEqual(await releases(), ["v1", "v1", "v1"]);
         assert.deepStrictEqual(await rows(), [0, 1, 2].map((i) => `written on db-${i} before the canary`));
         assert.deepStrictEqual(uids(await list("pvc")), claimsBefore);
+    });
+
+    it("judges a canary on PostgreSQL's own metrics: the exporter beside each server, scraped by the platform's Prometheus", async () => {
+        const env = loadPlatformEnv();
+        // An exporter image from the registry, as a team would use one (the platform's postgres base has Debian's exporter).
+        const exporter = await pushTestImage("pg-exporter", `FROM ${env.STS_CANARY_POSTGRES_BASE_IMAGE}\n`);
+        const analysis = {
+            prometheus: env.STS_CANARY_PROMETHEUS_URL, initialDelaySeconds: 8, intervalSeconds: 4, windowSeconds: 8,
+            metrics: [
+                { name: "pg-up", query: 'min by (pod) (pg_up{namespace="{{namespace}}",pod=~"{{canaryPods}}"})', successCondition: "result == 1", inconclusiveLimit: 1 },
+                {
+                    name: "commits", query: 'sum by (pod) (rate(pg_stat_database_xact_commit{namespace="{{namespace}}",pod=~"{{canaryPods}}"}[{{window}}]))',
+                    successCondition: "result > 0", inconclusiveLimit: 1,
+                },
+            ],
+        };
+        await up({ exporterImage: exporter }, "the exporter beside each server");
+        await up({ imageTag: "v2", partition: "2", bakeSeconds: "20", analysis: JSON.stringify(analysis) }, "canary v2 on db-2, judged on PostgreSQL's metrics");
+        const summary = String((await stack.outputs()).rolloutSummary?.value ?? "");
+        assert.match(summary, /pg-up: Successful/);
+        assert.match(summary, /commits: Successful/);
+        assert.match(summary, /pg-up #\d Successful: pod="db-2" = 1 /);
+        assert.deepStrictEqual(await releases(), ["v1", "v1", "v2"]);
+        await up({ imageTag: "v1", partition: "0", bakeSeconds: "0", analysis: "", exporterImage: "" }, "back to v1 without the exporter");
+        assert.deepStrictEqual(await rows(), [0, 1, 2].map((i) => `written on db-${i} before the canary`));
     });
 
     it("destroy keeps the claims under whenDeleted Retain, and a new deployment finds the data", async () => {

@@ -175,12 +175,22 @@ export interface JudgeArgs {
 
 /** Requests sent to every canary and baseline pod during the bake, through the pod proxy. */
 export interface LoadArgs {
-    /** Container port (default 80). */
-    port?: number | string;
+    /** Container port number (default 80). */
+    port?: number;
     /** Path (default /). */
     path?: string;
     /** Per pod (default 5). */
     requestsPerSecond?: number;
+}
+
+/** The label names the placeholders and templates use, as your Prometheus' scrape config gives them. */
+export interface AnalysisLabelsArgs {
+    /** Label holding the namespace (default namespace). */
+    namespace?: string;
+    /** Label holding the pod name (default pod). */
+    pod?: string;
+    /** Label holding the pod's controller-revision-hash (default controller_revision_hash). */
+    revision?: string;
 }
 
 /** Metric analysis during the bake, against Prometheus. */
@@ -196,7 +206,7 @@ export interface AnalysisArgs {
     /** Range of rate() windows, {{window}} (default 30). */
     windowSeconds?: number;
     /** Label names in your Prometheus (defaults: namespace, pod, controller_revision_hash). */
-    labels?: { namespace?: string; pod?: string; revision?: string };
+    labels?: AnalysisLabelsArgs;
     metrics?: AnalysisMetricArgs[];
     judge?: JudgeArgs;
     load?: LoadArgs;

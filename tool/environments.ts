@@ -69,3 +69,46 @@ export function restoreOf(previous: Record<string, ConfigEntry | null>): { set: 
     }
     return { set, remove };
 }
+
+/** What a promotion pull request changes, and the evidence it carries. */
+export interface PromotionChange {
+    from: string;
+    to: string;
+    version: string;
+    /** The pinned reference verified in `from`. */
+    ref: string;
+    start: number;
+    keys: { key: string; before?: string; after: string }[];
+    /** The source stack's `rolloutSummary` output (pods, gates, analysis of its last step). */
+    sourceSummary: string;
+}
+
+/** Inline code that survives any backticks in the value. */
+function code(text: string): string {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = "`".repeat(longest + 1);
+    return `${fence}${longest > 0 ? " " : ""}${text}${longest > 0 ? " " : ""}${fence}`;
+}
+
+/** Title and Markdown body of a promotion pull request: the image and digest, each key's change, the source's evidence. */
+export function promotionText(change: PromotionChange): { title: string; body: string } {
+    const digest = change.ref.split("@")[1] ?? change.ref;
+    const title = `Promote ${change.version} from ${change.from} to ${change.to} (pinned ${digest.slice(0, 19)}, partition ${change.start})`;
+    const rows = change.keys.map((k) => `| ${code(k.key)} | ${k.before === undefined ? "(unset)" : code(k.before)} | ${code(k.after)} |`);
+    const body = [
+        `Promotes **${change.version}** verified in stack \`${change.from}\` to \`${change.to}\`, pinned by digest, as a canary from partition ${change.start}.`,
+        "",
+        `**Image**: ${code(change.ref)}`,
+        "",
+        `| key in Pulumi.${change.to}.yaml | before | after |`, "|---|---|---|", ...rows,
+        "",
+        `**Evidence from \`${change.from}\`** (its last rollout check: pods, gates, analysis):`,
+        "", "```", change.sourceSummary.replace(/```/g, "'''") || "(no rolloutSummary output)", "```",
+        "",
+        `Merging deploys \`${change.to}\` through CI (\`sts-canary deploy ${change.to}\`): every gate runs inside \`pulumi up\`; `
+        + `continue with \`sts-canary --stack ${change.to} promote\` or further pull requests that lower the partition.`,
+        "",
+        "<sub>opened by `sts-canary promote-env --pr`</sub>",
+    ].join("\n");
+    return { title, body };
+}

@@ -8,6 +8,16 @@ import { EXIT, Outcome, RefusedError, UsageError } from "../errors";
 import { TimelineEntry } from "../operation";
 import { ClusterPort, ConfigEntry, StackConfig, StackPort } from "../ports";
 import { AutomationStack } from "../stack";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { digestOf } from "sts-canary/api";
+import { keysOf, StackKeys } from "../canary";
+import { ForgePort, OctokitForge } from "../forge/forge";
+import { forgeTarget } from "../forge/context";
+import { openPromotionPr, promotionBranch } from "../forge/promotion";
+import { pathInRepo } from "../git";
+import { PromotionChange, promotionText } from "../environments";
+import { CanaryStatus } from "../status";
 import { collectStatus } from "./status";
 import { CommandHost, integer, report } from "./common";
 
@@ -20,13 +30,22 @@ export function register(program: Command, host: CommandHost): void {
         .option("--partition <n>", "first partition in the target (default: replicas - 1, one canary pod)", integer("--partition"))
         .option("--yes", "apply after showing the preview without asking (required without a terminal)")
         .option("--no-rollback", "on failure, stop without rolling back")
-        .action(async (options: { from: string; to: string; partition?: number; yes?: boolean; rollback: boolean }) => {
+        .option("--pr", "open a pull request that sets --to's stack file instead of deploying (forge and token from GITHUB_API_URL, "
+            + "GITHUB_REPOSITORY, STS_CANARY_FORGE_TOKEN or GITHUB_TOKEN); merging it and CI's `deploy` deploy the target")
+        .option("--remote <name>", "with --pr: the git remote to push the branch to", "origin")
+        .option("--base <branch>", "with --pr: the branch the pull request targets", "main")
+        .action(async (options: { from: string; to: string; partition?: number; yes?: boolean; rollback: boolean; pr?: boolean; remote: string; base: string }) => {
             const session = host.session();
             if (options.from === options.to) throw new UsageError("--from and --to must be different stacks");
             const entries: TimelineEntry[] = [];
             const ctx = { ...(await session.context(options.to)), onEntry: (e: TimelineEntry) => entries.push(e) };
             const sourceStack = await AutomationStack.open(session.workDir, options.from);
             const source = { stack: sourceStack, cluster: resolveCluster(options.from, await sourceStack.getConfig()) };
+            if (options.pr) {
+                const forge = new OctokitForge(forgeTarget(process.env));
+                report(host, session, await promoteEnvPr(ctx, source, { ...options, workDir: session.workDir, forge }), entries);
+                return;
+            }
             session.installInterruptHandler();
             report(host, session, await promoteEnv(ctx, source, { partition: options.partition, yes: options.yes, noRollback: !options.rollback }), entries);
         });
@@ -52,6 +71,13 @@ async function verified(ctx: ToolContext, source: SourceStack): Promise<{ versio
     const ref = sourceStatus.contract!.images[version];
     if (!ref || !isPinned(ref)) throw new RefusedError(`stack ${source.stack.name} exports no image of ${version} pinned by digest (stsCanary.images)`);
     return { version, ref };
+}
+
+/** The target's first partition: the one given, else one canary pod; refused outside 0..replicas. */
+function startPartition(given: number | undefined, replicas: number): number {
+    const start = given ?? safeStartPartition(replicas);
+    if (!Number.isInteger(start) || start < 0 || start > replicas) throw new UsageError(`--partition ${start} is out of range; allowed 0..${replicas}`);
+    return start;
 }
 
 /** Refuses a target that cannot take the pin now: interrupted, mid-canary, stale, no pin key, another registry. */
@@ -106,9 +132,7 @@ export async function promoteEnv(ctx: ToolContext, source: SourceStack, options:
     return withOperation(ctx, async (op) => {
         const { canary } = op;
         const to = ctx.stack.name;
-        const replicas = canary.contract.replicas;
-        const start = options.partition ?? safeStartPartition(replicas);
-        if (!Number.isInteger(start) || start < 0 || start > replicas) throw new UsageError(`--partition ${start} is out of range; allowed 0..${replicas}`);
+        const start = startPartition(options.partition, canary.contract.replicas);
         const pinKey = checkTarget(op, ref);
         if (canary.stableVersion === version && canary.contract.images[version] === ref && canary.live.pods.every((p) => p.version === version && p.ready)) {
             return { code: EXIT.ok, message: `${to} already runs ${version} (${ref}) on every pod` };
@@ -138,6 +162,70 @@ export async function promoteEnv(ctx: ToolContext, source: SourceStack, options:
         const reason = await runStep(op, record, start, config);
         if (reason) return failed(op, reason, record, options.noRollback ?? false);
         await op.clear();
-        return { code: EXIT.ok, message: `${to} runs ${version} (pinned ${ref}) on ordinals ${start}..${replicas - 1}; continue with \`sts-canary --stack ${to} promote --plan ...\`` };
+        return { code: EXIT.ok, message: `${to} runs ${version} (pinned ${ref}) on ordinals ${start}..${canary.contract.replicas - 1}; continue with \`sts-canary --stack ${to} promote --plan ...\`` };
     });
+}
+
+export interface PromoteEnvPrOptions {
+    partition?: number;
+    workDir: string;
+    remote: string;
+    base: string;
+    forge: ForgePort;
+}
+
+/** Refuses a target whose cluster shows an operation, or whose program cannot take a pin from this registry. */
+function checkTargetForPr(target: CanaryStatus, ref: string): StackKeys & { pinnedImages: string } {
+    const to = target.stack;
+    if (!target.contract) throw new RefusedError(`stack ${to} has never been deployed (no stsCanary output): deploy it once first`);
+    if (target.operation.running || target.operation.interrupted) {
+        throw new RefusedError(`stack ${to}: ${target.operation.summary ?? "an operation holds it"}; finish it first (the pull request would deploy over it)`);
+    }
+    const keys = keysOf(target.contract, target.project);
+    if (!keys.pinnedImages) throw new RefusedError(`stack ${to}'s program reads no pinned images from its config (its stsCanary.configKeys has no pinnedImages)`);
+    const registry = target.contract.registry ?? Object.values(target.contract.images).map(registryOf)[0];
+    if (registry && registryOf(ref) !== registry) throw new RefusedError(`the verified image ${ref} is in registry ${registryOf(ref)}, but stack ${to} pulls from ${registry}`);
+    return { ...keys, pinnedImages: keys.pinnedImages };
+}
+
+/**
+ * `promote-env --pr`: the same verified source, but the target's new config goes to a pull request
+ * instead of a deployment. The change is computed from the base branch's stack file (a pin added
+ * on the base since the operator's last pull is kept), written with Pulumi's own `config set` in
+ * a worktree of `<remote>/<base>`; the operator's checkout is not touched. CI's `deploy` deploys
+ * it once merged.
+ */
+export async function promoteEnvPr(ctx: ToolContext, source: SourceStack, options: PromoteEnvPrOptions): Promise<Outcome> {
+    const { version, ref } = await verified(ctx, source);
+    const target = await collectStatus(ctx);
+    const keys = checkTargetForPr(target, ref);
+    const to = ctx.stack.name;
+    const sourceSummary = String((await source.stack.outputs()).rolloutSummary ?? "");
+    const stackFile = await pathInRepo(options.workDir, `Pulumi.${to}.yaml`);
+    const projectDir = path.dirname(stackFile);
+    let change: PromotionChange | undefined;
+    const pull = await openPromotionPr({
+        repoDir: options.workDir, remote: options.remote, base: options.base, branch: promotionBranch(to, version, digestOf(ref) ?? ref),
+        files: [stackFile],
+        apply: async (worktree) => {
+            const stack = await LocalWorkspace.selectStack({ stackName: to, workDir: path.join(worktree, projectDir) });
+            const before = (await stack.getAllConfig()) as StackConfig;
+            const replicas = keys.replicas && /^\d+$/.test(before[keys.replicas]?.value ?? "") ? Number(before[keys.replicas].value) : target.contract!.replicas;
+            const start = startPartition(options.partition, replicas);
+            const pins = withPin(pinnedList(before[keys.pinnedImages]), version, ref);
+            const after = { [keys.pinnedImages]: JSON.stringify(pins), [keys.version]: version, [keys.partition]: String(start) };
+            const secret = Object.keys(after).filter((key) => before[key]?.secret);
+            if (secret.length > 0) throw new RefusedError(`${secret.join(", ")} of stack ${to} are secrets; the tool does not write secrets into a pull request`);
+            await stack.setAllConfigJson(JSON.stringify({
+                [keys.pinnedImages]: { value: JSON.stringify(pins), objectValue: pins, secret: false },
+                [keys.version]: { value: version, secret: false }, [keys.partition]: { value: String(start), secret: false },
+            }));
+            change = { from: source.stack.name, to, version, ref, start, keys: Object.keys(after).map((key) => ({ key, before: before[key]?.value, after: after[key] })), sourceSummary };
+        },
+        commitMessage: () => promotionText(change!).title,
+        title: () => promotionText(change!).title,
+        body: () => promotionText(change!).body,
+        forge: options.forge,
+    });
+    return { code: EXIT.ok, message: `opened pull request #${pull.number}: ${pull.url} (${promotionText(change!).title})` };
 }

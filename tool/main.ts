@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { EXIT, EXIT_HELP, exitCodeOf } from "./errors";
 import { GlobalOptions, Session } from "./session";
 import { CommandHost } from "./commands/common";
+import * as deploy from "./commands/deploy";
 import * as prComment from "./commands/pr-comment";
 import * as promoteEnv from "./commands/promote-env";
 import * as promote from "./commands/promote";
@@ -37,7 +38,7 @@ program <project>:partition and <project>:imageTag, promote-env also <project>:p
         session: () => new Session(program.opts() as GlobalOptions),
         exit: (c) => { code = c; },
     };
-    for (const command of [status, step, promote, rollback, promoteEnv, timeline, prComment]) command.register(program, host);
+    for (const command of [status, step, promote, rollback, promoteEnv, timeline, prComment, deploy]) command.register(program, host);
     for (const command of program.commands) command.exitOverride();
     try {
         await program.parseAsync(argv);

@@ -16,6 +16,14 @@ export interface ConfigEntry {
 /** Stack config by full key: `<project>:partition`, `kubernetes:context`, ... */
 export type StackConfig = Record<string, ConfigEntry>;
 
+/** The stack's newest successful update (its history): what it runs. */
+export interface DeployedUpdate {
+    /** The update's message (`pulumi up --message`; a deploy names its commit in it). */
+    message: string;
+    /** The config it ran with; secrets without their values. */
+    config: StackConfig;
+}
+
 export interface StackPort {
     readonly name: string;
     /** Project name: the namespace of the keys the tool sets (`<project>:partition`). */
@@ -26,8 +34,10 @@ export interface StackPort {
     /** Sets these keys (full keys) exactly as given. */
     setConfig(values: StackConfig): Promise<void>;
     removeConfig(keys: string[]): Promise<void>;
-    /** `pulumi up`; rejects with UpFailed. */
-    up(options: { signal?: AbortSignal; onOutput?: (text: string) => void }): Promise<{ seconds: number }>;
+    /** `pulumi up` (with the policy packs and the update's message when given); rejects with UpFailed. */
+    up(options: { signal?: AbortSignal; onOutput?: (text: string) => void; message?: string; policyPacks?: string[] }): Promise<{ seconds: number }>;
+    /** The newest successful `update` in the stack's history; undefined when there is none (or a destroy came after it). */
+    lastDeployedConfig(): Promise<DeployedUpdate | undefined>;
     /** `pulumi preview --diff`: the diff text. */
     preview(): Promise<string>;
     /** Stack outputs (plain values). */

@@ -7,7 +7,7 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { sanitizeBackendUrl } from "./operation";
 import { BackendLock, UpFailed } from "./errors";
-import { StackConfig, StackPort } from "./ports";
+import { DeployedUpdate, StackConfig, StackPort } from "./ports";
 
 /** `created by root@host (pid 12) at 2026-11-25T14:00:00Z` lines of a DIY backend's lock error. */
 export function parseBackendLocks(text: string): BackendLock[] {
@@ -107,14 +107,39 @@ export class AutomationStack implements StackPort {
         return new UpFailed(signal?.aborted ? "interrupted" : upFailureCause(text), parseBackendLocks(text), signal?.aborted ?? false);
     }
 
-    async up(options: { signal?: AbortSignal; onOutput?: (text: string) => void }): Promise<{ seconds: number }> {
+    async up(options: { signal?: AbortSignal; onOutput?: (text: string) => void; message?: string; policyPacks?: string[] }): Promise<{ seconds: number }> {
         const started = Date.now();
         try {
-            await this.stack.up({ signal: options.signal, onOutput: options.onOutput, color: "never" });
+            await this.stack.up({
+                signal: options.signal, onOutput: options.onOutput, color: "never", message: options.message,
+                policyPacks: options.policyPacks?.length ? options.policyPacks : undefined,
+            });
         } catch (err) {
             throw this.failure(err, options.signal);
         }
         return { seconds: (Date.now() - started) / 1000 };
+    }
+
+    async lastDeployedConfig(): Promise<DeployedUpdate | undefined> {
+        // Newest first, a page at a time: the answer is nearly always on the first page.
+        const pageSize = 20;
+        for (let page = 1; ; page++) {
+            // Without secrets: the deploy compares plain keys, and old updates may be encrypted with another key.
+            const updates = await reading(() => this.stack.history(pageSize, page, false));
+            for (const update of updates) {
+                if (update.result !== "succeeded") continue;
+                // After a destroy the stack runs nothing: like a stack never updated.
+                if (update.kind === "destroy") return undefined;
+                if (update.kind !== "update") continue;
+                const config: StackConfig = {};
+                for (const [key, entry] of Object.entries(update.config ?? {})) {
+                    const e = entry as { value?: string; objectValue?: unknown; secret?: boolean };
+                    config[key] = { value: e.value ?? "", ...(e.objectValue !== undefined ? { objectValue: e.objectValue } : {}), secret: e.secret ?? false };
+                }
+                return { message: update.message ?? "", config };
+            }
+            if (updates.length < pageSize) return undefined;
+        }
     }
 
     async preview(): Promise<string> {

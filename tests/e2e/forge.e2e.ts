@@ -16,7 +16,7 @@ import { CliResult, REPO_ROOT, deleteNamespaces, forgetStack, loadPlatformEnv, p
 const log = (line: string) => console.log(`      ${line}`);
 const DEV = "e2e-forge-dev";
 const PROD = "e2e-forge-prod";
-const NAMESPACES = { [DEV]: "e2e-forge-dev", [PROD]: "e2e-forge-prod" };
+const NAMESPACES: Record<string, string> = { [DEV]: "e2e-forge-dev", [PROD]: "e2e-forge-prod" };
 
 interface Gitea { url: string; token: string; user: string; repo: string }
 
@@ -104,7 +104,7 @@ async function merge(gitea: Gitea, pr: number): Promise<void> {
 }
 
 async function versions(stack: string): Promise<string[]> {
-    return (await getPods(NAMESPACES[stack], "shop")).map((p) => tagOf(p.image));
+    return (await getPods(NAMESPACES[stack], "shop")).map((p) => tagOf(p.image) ?? "?");
 }
 
 describe("the team path on a real forge (Gitea): PR comments, promotion PR, deploy", function () {

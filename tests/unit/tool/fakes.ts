@@ -8,7 +8,7 @@ import { Holder } from "../../../tool/holder";
 import type { LiveState } from "sts-canary/api";
 import { BackendLock, ClusterUnavailable, Conflict, UpFailed } from "../../../tool/errors";
 import type { ToolContext } from "../../../tool/core";
-import { CanaryTarget, ClusterPort, LeaseObject, LiveWatch, RecordObject, StackConfig, StackPort } from "../../../tool/ports";
+import { CanaryTarget, ClusterPort, DeployedUpdate, LeaseObject, LiveWatch, RecordObject, StackConfig, StackPort } from "../../../tool/ports";
 
 export const T0 = Date.parse("2026-11-25T12:00:00Z");
 
@@ -246,6 +246,10 @@ export class FakeStack implements StackPort {
     /** Runs at the start of every `up` (another operator, Ctrl-C...). */
     onUp?: (count: number) => Promise<void> | void;
     private ups = 0;
+    /** The stack's successful updates, newest last (each `up` that succeeds adds one, with its message and config, secrets blank). */
+    readonly history: DeployedUpdate[] = [];
+    /** The message and policy packs of every `up`. */
+    readonly upOptions: { message?: string; policyPacks?: string[] }[] = [];
 
     constructor(readonly name: string, readonly cluster: FakeCluster, readonly versions = ["v1", "v2", "v3"]) {
         this.config = {
@@ -300,9 +304,10 @@ export class FakeStack implements StackPort {
         return new UpFailed(`the stack is currently locked by 1 lock(s): created by ${l.user}@${l.host} (pid ${l.pid}) at ${l.createdAt}`, [l]);
     }
 
-    async up(options: { signal?: AbortSignal }): Promise<{ seconds: number }> {
+    async up(options: { signal?: AbortSignal; message?: string; policyPacks?: string[] }): Promise<{ seconds: number }> {
         this.ups++;
         this.calls.push("up");
+        this.upOptions.push({ message: options.message, policyPacks: options.policyPacks });
         await this.onUp?.(this.ups);
         const locked = this.lockFailure();
         if (locked) throw locked;
@@ -316,7 +321,21 @@ export class FakeStack implements StackPort {
             throw new UpFailed(`rollout of StatefulSet shop/web failed: pod web-${this.cluster.replicas - 1} (ordinal ${this.cluster.replicas - 1}, image ${images[version]}): CrashLoopBackOff`);
         }
         this.deployed = this.contract();
+        this.history.push({ message: options.message ?? "", config: this.historyConfig() });
         return { seconds: 3 };
+    }
+
+    /** The config as the stack history records it: secrets without their values. */
+    private historyConfig(): StackConfig {
+        const config = JSON.parse(JSON.stringify(this.config)) as StackConfig;
+        for (const entry of Object.values(config)) if (entry.secret) entry.value = "";
+        return config;
+    }
+
+    async lastDeployedConfig(): Promise<DeployedUpdate | undefined> {
+        this.calls.push("history");
+        const last = this.history[this.history.length - 1];
+        return last ? JSON.parse(JSON.stringify(last)) as DeployedUpdate : undefined;
     }
 
     async preview(): Promise<string> {

@@ -7,6 +7,8 @@ export { CONTRACT_VERSION, type CanaryContract, type ConfigKeys } from "./contra
 export { type ClusterAccess, clusterAccessFromConfig, describeAccess, kubeconfigSource } from "./cluster";
 export type { PodView, StatefulSetView } from "./rollout/decide";
 export { digestOf, isPinned, parsePin, registryOf, tagOf, withPin } from "./images/reference";
+export { describeGates } from "./rollout/describe";
+export type { GateSettings } from "./rollout/inputs";
 export { Informer } from "./rollout/informer";
 export { KubeRolloutCluster, apiError, clusterName, loadKubeConfig, withTimeout } from "./rollout/kube";
 export { type LiveState, type LiveTarget, readLive, versionOfRevision } from "./rollout/live";

@@ -16,16 +16,20 @@ const PATTERNS: [RegExp, string][] = [
     [new RegExp(`([?&;\\s,]|^|--)(${SECRET_KEY})=([^&\\s"',;]+)`, "gi"), "$1$2=***"],
     // "password": "xyz" (JSON, YAML with quotes)
     [new RegExp(`("${SECRET_KEY}"\\s*:\\s*)"[^"]*"`, "gi"), "$1\"***\""],
-    // password: xyz (YAML, log lines)
-    [new RegExp(`(\\b${SECRET_KEY}:\\s+)(?!\\*\\*\\*)[^\\s"',]+`, "gi"), "$1***"],
+    // password: xyz (YAML, log lines); a value already masked (`***`, Pulumi's `[secret]`) stays as it is
+    [new RegExp(`(\\b${SECRET_KEY}:\\s+)(?!\\*\\*\\*|\\[secret\\])[^\\s"',]+`, "gi"), "$1***"],
 ];
 
-/** `text` with credentials replaced by `***`, and with each of `values` (secrets known to the caller) too. */
-export function redact(text: string, values: readonly (string | undefined)[] = []): string {
+/**
+ * `text` with each of `values` (secrets known to the caller, at least 4 characters: shorter ones
+ * would mask ordinary words) replaced by `replacement`, then other credentials by `***`. Known
+ * values go first, longest first: a pattern or a shorter value matching part of a secret would
+ * leave the rest of it in the text.
+ */
+export function redact(text: string, values: readonly (string | undefined)[] = [], replacement = "***"): string {
     let out = text;
-    for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
-    for (const value of values) {
-        if (value && value.length >= 4) out = out.split(value).join("***");
-    }
+    const known = values.filter((v): v is string => v !== undefined && v.length >= 4).sort((a, b) => b.length - a.length);
+    for (const value of known) out = out.split(value).join(replacement);
+    for (const [pattern, masked] of PATTERNS) out = out.replace(pattern, masked);
     return out;
 }

@@ -1,8 +1,11 @@
 /**
  * A step in words, for `pulumi preview --diff` (and so the pull-request comment), e.g.
- * `pods web-5..web-6: v1 -> v2; web-0..web-4 stay on v1`. Pure: it takes the desired step and
- * what the cluster runs now.
+ * `pods web-5..web-6: v1 -> v2; web-0..web-4 stay on v1`, and the gates `up` will judge it by.
+ * Pure: it takes the desired step and what the cluster runs now.
  */
+import { describeAnalysis } from "../analysis/report";
+import { redact } from "../redact";
+import type { GateSettings } from "./inputs";
 
 export interface DesiredStep {
     /** StatefulSet name; pods are `<name>-<ordinal>`. */
@@ -90,4 +93,29 @@ export function describeStep(step: DesiredStep, live: LiveVersions): StepDescrip
         ? `no pod moves: ${parts.join("; ")}`
         : `pods ${parts.join("; ")}`;
     return { text, ordinalVersions, stableVersion: partition === 0 ? version : stayingDefault };
+}
+
+/**
+ * The gates `up` runs after the step, in words, from the rollout check's `gates` input (as a
+ * preview shows it), e.g. `bake 2s, then judge; at most 0 restart(s) per canary pod; every canary
+ * pod answers GET :80/version.html with 200 and a body matching /This is V2/`. Fields come from
+ * engine events as plain JSON, so each is read defensively: a missing part is left out.
+ */
+export function describeGates(gates: Partial<GateSettings> | undefined): string {
+    if (!gates || typeof gates !== "object") return "";
+    const parts: string[] = [];
+    const bake = Number(gates.bakeSeconds ?? 0);
+    parts.push(bake > 0 ? `bake ${bake}s, then judge` : "no bake, judge at once");
+    if (gates.maxRestarts !== undefined) parts.push(`at most ${gates.maxRestarts} restart(s) per canary pod`);
+    if (gates.http) {
+        const { port, path, expectStatus, bodyPattern } = gates.http;
+        parts.push(`every canary pod answers GET :${port}${path} with ${expectStatus}${bodyPattern ? ` and a body matching /${bodyPattern}/` : ""}`);
+    }
+    if (gates.metric) {
+        // The URL may carry a token, as in the metric gate's evidence.
+        parts.push(`the metric at ${redact(gates.metric.url)} is ${gates.metric.comparison} ${gates.metric.threshold}`);
+    }
+    const analysis = describeAnalysis(gates.analysis);
+    if (analysis) parts.push(analysis);
+    return parts.join("; ");
 }

@@ -1,5 +1,7 @@
 import * as assert from "assert";
-import { LiveVersions, describeStep, podRanges } from "../../components/rollout/describe";
+import type { AnalysisSettings } from "../../components/analysis/spec";
+import { LiveVersions, describeGates, describeStep, podRanges } from "../../components/rollout/describe";
+import type { GateSettings } from "../../components/rollout/inputs";
 
 const on = (versions: string[], currentVersion: string): LiveVersions => ({
     currentVersion, pods: Object.fromEntries(versions.map((v, i) => [i, v])),
@@ -76,4 +78,38 @@ describe("podRanges", () => {
         assert.strictEqual(podRanges("db", [3]), "db-3");
         assert.strictEqual(podRanges("db", []), "");
     });
+});
+
+describe("describeGates: the gates `up` runs, in words", () => {
+    const page = { port: 80, path: "/version.html", expectStatus: 200, bodyPattern: "This is V2" };
+    const analysis: AnalysisSettings = {
+        prometheus: "https://reader:s3cr3t-pw@prometheus.example.com", initialDelaySeconds: 20, intervalSeconds: 10, count: 6, windowSeconds: 30,
+        labels: { namespace: "namespace", pod: "pod", revision: "revision" },
+        metrics: [{ name: "success-rate", query: "q", failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 }],
+    };
+    const cases: { name: string; gates: Partial<GateSettings> | undefined; text: string }[] = [
+        {
+            name: "the version page's gate after a bake",
+            gates: { bakeSeconds: 2, maxRestarts: 0, http: page },
+            text: "bake 2s, then judge; at most 0 restart(s) per canary pod; every canary pod answers GET :80/version.html with 200 and a body matching /This is V2/",
+        },
+        {
+            name: "no bake, a named port, any body",
+            gates: { bakeSeconds: 0, maxRestarts: 1, http: { port: "http", path: "/healthz", expectStatus: 204 } },
+            text: "no bake, judge at once; at most 1 restart(s) per canary pod; every canary pod answers GET :http/healthz with 204",
+        },
+        {
+            name: "a metric whose URL carries a token",
+            gates: { bakeSeconds: 30, maxRestarts: 0, metric: { url: "http://prom:9090/api/v1/query?query=up&access_token=abc123", threshold: 0.05, comparison: "<=" } },
+            text: "bake 30s, then judge; at most 0 restart(s) per canary pod; the metric at http://prom:9090/api/v1/query?query=up&access_token=*** is <= 0.05",
+        },
+        {
+            name: "an analysis (its Prometheus credentials left out)",
+            gates: { bakeSeconds: 80, maxRestarts: 0, analysis },
+            text: "bake 80s, then judge; at most 0 restart(s) per canary pod; analysis: success-rate every 10s x6 after 20s on https://***@prometheus.example.com",
+        },
+        { name: "no gates input (a resource without one)", gates: undefined, text: "" },
+        { name: "a partial input: what is known", gates: { bakeSeconds: 5 }, text: "bake 5s, then judge" },
+    ];
+    for (const c of cases) it(c.name, () => assert.strictEqual(describeGates(c.gates), c.text));
 });

@@ -3,6 +3,7 @@
 # backend, and the config files of the stacks created for it). Built tools in $CACHE are kept for the next start.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 P="$REPO_ROOT/platform"
+"$P/gitea.sh" down || log "gitea.sh down reported an error; continuing"
 "$P/prometheus.sh" down || log "prometheus.sh down reported an error; continuing"
 "$P/storage.sh" down || log "storage.sh down reported an error; continuing"
 "$P/cluster.sh" down || log "cluster.sh down reported an error; continuing"

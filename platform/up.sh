@@ -25,6 +25,7 @@ phase "state backend (postgres)" "$P/postgres.sh" up
 phase "kubernetes node" "$P/cluster.sh" up
 phase "storage (local-path PVs)" "$P/storage.sh" up
 phase "prometheus" "$P/prometheus.sh" up
+phase "gitea (build/cache)" "$P/gitea.sh" up
 
 # Everything a client of the platform needs, as KEY=VALUE lines (also valid shell).
 # shellcheck disable=SC1091
@@ -38,6 +39,7 @@ source "$P/engine/env.sh"
   "$P/registry.sh" env | sed -E 's/^export //'
   "$P/postgres.sh" env | sed -E 's/^export //'
   "$P/prometheus.sh" env | sed -E 's/^export //'
+  "$P/gitea.sh" env | sed -E 's/^export //'
   echo "STS_CANARY_BASE_IMAGE=$("$P/base-image.sh" name)"
   echo "STS_CANARY_POSTGRES_BASE_IMAGE=$("$P/postgres-base-image.sh" name)"
   echo "DOCKER_HOST=unix:///var/run/docker.sock"

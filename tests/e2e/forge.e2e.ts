@@ -125,7 +125,6 @@ describe("the team path on a real forge (Gitea): PR comments, promotion PR, depl
         seed = fs.mkdtempSync(path.join(os.tmpdir(), "sts-canary-seed-"));
         await run("bash", ["-c", `git -C "${REPO_ROOT}" archive HEAD | tar -x -C "${seed}"`]);
         await git(seed, "init", "-q", "-b", "main");
-        for (const link of ["node_modules", "dist"]) fs.symlinkSync(path.join(REPO_ROOT, link), path.join(seed, link));
         for (const [stack, nodePort] of [[DEV, "30095"], [PROD, "30096"]]) {
             const created = await LocalWorkspace.createStack({ stackName: stack, workDir: seed }, { envVars: env });
             await setConfig(created, {
@@ -140,6 +139,7 @@ describe("the team path on a real forge (Gitea): PR comments, promotion PR, depl
         await git(seed, "commit", "-q", "-m", "sts-canary with the e2e stacks");
         await git(seed, "remote", "add", "origin", remoteUrl(gitea));
         await git(seed, "push", "-q", "origin", "main");
+        for (const link of ["node_modules", "dist"]) fs.symlinkSync(path.join(REPO_ROOT, link), path.join(seed, link));
         for (const stack of [DEV, PROD]) {
             const result = await job(gitea, "main", [stack], ["deploy", stack, "--policy-pack", "policy"]);
             assert.strictEqual(result.code, 0, result.stdout + result.stderr);
@@ -210,14 +210,17 @@ describe("the team path on a real forge (Gitea): PR comments, promotion PR, depl
         // The operator's checkout of main: promote-env --pr pushes a branch and opens the pull request; the checkout stays as it was.
         const operator = await checkout(gitea, "main");
         try {
+            // The operator's own secrets, as for every tool verb (the tool reads both stacks' config).
+            for (const stack of [DEV, PROD]) await setCiSecrets(operator, stack);
             const head = await git(operator, "rev-parse", "HEAD");
+            const status = await git(operator, "status", "--porcelain");
             const result = await runCli(["-C", operator, "promote-env", "--from", DEV, "--to", PROD, "--pr"], {
                 cwd: operator, env: { ...process.env, ...loadPlatformEnv(), GITHUB_API_URL: `${gitea.url}/api/v1`, GITHUB_REPOSITORY: `${gitea.user}/${gitea.repo}`, STS_CANARY_FORGE_TOKEN: gitea.token },
             });
             log(result.stdout.trim().split("\n").slice(-2).join("\n      "));
             assert.strictEqual(result.code, 0, result.stdout + result.stderr);
             assert.strictEqual(await git(operator, "rev-parse", "HEAD"), head);
-            assert.strictEqual((await git(operator, "status", "--porcelain")).trim(), "");
+            assert.strictEqual(await git(operator, "status", "--porcelain"), status);
         } finally {
             fs.rmSync(operator, { recursive: true, force: true });
         }

@@ -9,7 +9,9 @@ import { TimelineEntry } from "../operation";
 import { ClusterPort, ConfigEntry, StackConfig, StackPort } from "../ports";
 import { AutomationStack } from "../stack";
 import * as path from "path";
+import * as fs from "fs";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { parseStackFile } from "../deploy/desired";
 import { digestOf } from "sts-canary/api";
 import { keysOf, StackKeys } from "../canary";
 import { ForgePort, OctokitForge } from "../forge/forge";
@@ -166,6 +168,22 @@ export async function promoteEnv(ctx: ToolContext, source: SourceStack, options:
     });
 }
 
+/**
+ * These keys of a stack file as the file holds them: `pulumi config` (and even `config get`)
+ * refuses a checkout without the secrets CI sets (a required secret is missing there).
+ */
+function readKeys(file: string, project: string, keys: string[]): StackConfig {
+    const raw = parseStackFile(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined, project, path.basename(file));
+    const config: StackConfig = {};
+    for (const key of keys) {
+        const value = raw[key];
+        if (value === undefined) continue;
+        const secret = typeof value === "object" && value !== null && "secure" in value;
+        config[key] = { value: typeof value === "object" && !secret ? JSON.stringify(value) : String(value), objectValue: Array.isArray(value) ? value : undefined, secret };
+    }
+    return config;
+}
+
 export interface PromoteEnvPrOptions {
     partition?: number;
     workDir: string;
@@ -209,7 +227,8 @@ export async function promoteEnvPr(ctx: ToolContext, source: SourceStack, option
         files: [stackFile],
         apply: async (worktree) => {
             const stack = await LocalWorkspace.selectStack({ stackName: to, workDir: path.join(worktree, projectDir) });
-            const before = (await stack.getAllConfig()) as StackConfig;
+            const file = path.join(worktree, projectDir, `Pulumi.${to}.yaml`);
+            const before = readKeys(file, target.project, [keys.pinnedImages, keys.version, keys.partition, ...(keys.replicas ? [keys.replicas] : [])]);
             const replicas = keys.replicas && /^\d+$/.test(before[keys.replicas]?.value ?? "") ? Number(before[keys.replicas].value) : target.contract!.replicas;
             const start = startPartition(options.partition, replicas);
             const pins = withPin(pinnedList(before[keys.pinnedImages]), version, ref);

@@ -18,7 +18,7 @@ import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { withoutDebug } from "../tool/review/preview";
-import { REPO_ROOT, deleteNamespaces, loadPlatformEnv } from "../tests/e2e/platform";
+import { PLATFORM_SECRET_KEYS, REPO_ROOT, deleteNamespaces, loadPlatformEnv, platformSettings } from "../tests/e2e/platform";
 import { openStack, setConfig } from "../tests/e2e/stack";
 
 const STACK = "fixture-review";
@@ -74,16 +74,9 @@ function projectCopy(): string {
 async function fixtureStack(workDir: string, env: Record<string, string>): Promise<Stack> {
     const stack = await openStack({ stackName: STACK, workDir, envVars: env }, true);
     await setConfig(stack, {
-        registryServer: env.STS_CANARY_REGISTRY,
-        registryUsername: env.STS_CANARY_REGISTRY_USER,
-        registryPassword: env.STS_CANARY_REGISTRY_PASSWORD,
-        pullUsername: env.STS_CANARY_PULL_USER,
-        pullPassword: env.STS_CANARY_PULL_PASSWORD,
-        baseImage: env.STS_CANARY_BASE_IMAGE,
-        imageBuilder: "docker-cli",
-        "kubernetes:kubeconfig": env.KUBECONFIG,
+        ...platformSettings(env),
         namespace: NAMESPACE, appName: "web", nodePort: "30120", replicas: "3", versions: ["v1", "v2"], bakeSeconds: "2", rolloutTimeoutSeconds: "300", ...BASE,
-    }, ["registryPassword", "pullPassword"]);
+    }, PLATFORM_SECRET_KEYS);
     return stack;
 }
 

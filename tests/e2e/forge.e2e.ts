@@ -11,7 +11,9 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { getPods, tagOf } from "./kubectl";
 import { setConfig } from "./stack";
-import { CliResult, REPO_ROOT, deleteNamespaces, forgetStack, loadPlatformEnv, pushTestImage, run, runCli } from "./platform";
+import {
+    CliResult, PLATFORM_SECRET_KEYS, REPO_ROOT, deleteNamespaces, forgetStack, loadPlatformEnv, platformSettingsSplit, pushTestImage, run, runCli,
+} from "./platform";
 
 const log = (line: string) => console.log(`      ${line}`);
 const DEV = "e2e-forge-dev";
@@ -51,9 +53,7 @@ async function openStackIn(dir: string, name: string): Promise<Stack> {
 
 /** The CI secrets a job sets into the stack file of its checkout (never committed). */
 async function setCiSecrets(dir: string, stack: string): Promise<void> {
-    const env = loadPlatformEnv();
-    await setConfig(await openStackIn(dir, stack), { registryPassword: env.STS_CANARY_REGISTRY_PASSWORD, pullPassword: env.STS_CANARY_PULL_PASSWORD },
-        ["registryPassword", "pullPassword"]);
+    await setConfig(await openStackIn(dir, stack), platformSettingsSplit(loadPlatformEnv()).secrets, PLATFORM_SECRET_KEYS);
 }
 
 /** A CI job: a fresh clone of `ref`, the CI secrets of `stack`, then the tool's command as the workflow runs it. */
@@ -129,9 +129,7 @@ describe("the team path on a real forge (Gitea): PR comments, promotion PR, depl
             const created = await LocalWorkspace.createStack({ stackName: stack, workDir: seed }, { envVars: env });
             await setConfig(created, {
                 namespace: NAMESPACES[stack], appName: "shop", nodePort, replicas: "3", versions: ["v1", "v2"], imageTag: "v1", partition: "0",
-                bakeSeconds: "2", registryServer: env.STS_CANARY_REGISTRY, registryUsername: env.STS_CANARY_REGISTRY_USER,
-                pullUsername: env.STS_CANARY_PULL_USER, baseImage: env.STS_CANARY_BASE_IMAGE, imageBuilder: "docker-cli",
-                "kubernetes:kubeconfig": env.KUBECONFIG,
+                bakeSeconds: "2", ...platformSettingsSplit(env).plain,
             });
         }
         await git(seed, "add", "-A", ".");

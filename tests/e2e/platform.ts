@@ -25,11 +25,9 @@ export function loadPlatformEnv(): Record<string, string> {
     return env;
 }
 
-/** Creates (or selects) a stack of this project on the local platform with base settings. */
-export async function localStack(stackName: string, settings: Record<string, string | string[]>, secretKeys: string[] = []): Promise<Stack> {
-    const env = loadPlatformEnv();
-    const stack = await openStack({ stackName, workDir: REPO_ROOT, envVars: env }, true);
-    await setConfig(stack, {
+/** The stack settings every stack on the local platform needs: its registry and accounts, base image and cluster. */
+export function platformSettings(env: Record<string, string>): Record<string, string> {
+    return {
         registryServer: env.STS_CANARY_REGISTRY,
         registryUsername: env.STS_CANARY_REGISTRY_USER,
         registryPassword: env.STS_CANARY_REGISTRY_PASSWORD,
@@ -39,8 +37,26 @@ export async function localStack(stackName: string, settings: Record<string, str
         baseImage: env.STS_CANARY_BASE_IMAGE,
         imageBuilder: "docker-cli",
         "kubernetes:kubeconfig": env.KUBECONFIG,
-        ...settings,
-    }, ["registryPassword", "pullPassword", ...secretKeys]);
+    };
+}
+
+/** The keys of platformSettings that are secrets (set with --secret, never committed). */
+export const PLATFORM_SECRET_KEYS = ["registryPassword", "pullPassword"];
+
+/** platformSettings split into what a stack file may hold and the secrets (CI sets them). */
+export function platformSettingsSplit(env: Record<string, string>): { plain: Record<string, string>; secrets: Record<string, string> } {
+    const entries = Object.entries(platformSettings(env));
+    return {
+        plain: Object.fromEntries(entries.filter(([key]) => !PLATFORM_SECRET_KEYS.includes(key))),
+        secrets: Object.fromEntries(entries.filter(([key]) => PLATFORM_SECRET_KEYS.includes(key))),
+    };
+}
+
+/** Creates (or selects) a stack of this project on the local platform with base settings. */
+export async function localStack(stackName: string, settings: Record<string, string | string[]>, secretKeys: string[] = []): Promise<Stack> {
+    const env = loadPlatformEnv();
+    const stack = await openStack({ stackName, workDir: REPO_ROOT, envVars: env }, true);
+    await setConfig(stack, { ...platformSettings(env), ...settings }, [...PLATFORM_SECRET_KEYS, ...secretKeys]);
     return stack;
 }
 

@@ -246,5 +246,7 @@ export async function promoteEnvPr(ctx: ToolContext, source: SourceStack, option
         body: () => promotionText(change!).body,
         forge: options.forge,
     });
-    return { code: EXIT.ok, message: `opened pull request #${pull.number}: ${pull.url} (${promotionText(change!).title})` };
+    const title = promotionText(change!).title;
+    if (pull.number === undefined) return { code: EXIT.ok, message: `the pull request of branch ${pull.branch} was already open; the branch now holds ${pull.commit.slice(0, 12)} (${title})` };
+    return { code: EXIT.ok, message: `opened pull request #${pull.number}: ${pull.url} (${title})` };
 }

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { RefusedError, UsageError } from "../errors";
 import { git, repoRoot } from "../git";
-import type { ForgePort } from "./forge";
+import { ForgeError, type ForgePort } from "./forge";
 
 /** A text, or a function giving it once `apply` has run (when the text describes what apply found). */
 export type PromotionText = string | (() => string);
@@ -35,8 +35,9 @@ export interface PromotionRequest {
 }
 
 export interface PromotionResult {
-    number: number;
-    url: string;
+    /** Undefined when the branch's pull request was already open (a rerun): the push updated it. */
+    number?: number;
+    url?: string;
     branch: string;
     /** The commit pushed. */
     commit: string;
@@ -114,8 +115,14 @@ export async function openPromotionPr(request: PromotionRequest): Promise<Promot
         await git([...await identityFlags(worktree), "commit", "--no-verify", "-m", textOf(request.commitMessage)], { cwd: worktree });
         const commit = (await git(["rev-parse", "HEAD"], { cwd: worktree })).trim();
         await git(["push", "--force", remote, `HEAD:refs/heads/${branch}`], { cwd: worktree, timeoutMs: NETWORK_TIMEOUT_MS });
-        const pull = await forge.createPull({ title: textOf(request.title), head: branch, base, body: textOf(request.body) });
-        return { ...pull, branch, commit };
+        try {
+            const pull = await forge.createPull({ title: textOf(request.title), head: branch, base, body: textOf(request.body) });
+            return { ...pull, branch, commit };
+        } catch (err) {
+            // A rerun while the pull request is open: the force-push above updated it (GitHub 422, Gitea 409).
+            if (err instanceof ForgeError && (err.status === 422 || err.status === 409) && /already exists/i.test(err.message)) return { branch, commit };
+            throw err;
+        }
     } finally {
         await removeWorktree(root, parent, worktree);
     }

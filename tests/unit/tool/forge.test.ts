@@ -419,6 +419,7 @@ class RecordingForge implements Pick<ForgePort, "createPull"> {
 
     async createPull(pull: { title: string; head: string; base: string; body: string }): Promise<{ number: number; url: string }> {
         if (this.failures-- > 0) throw new ForgeError("opening a pull request: HTTP 502 Bad Gateway", 502);
+        if (this.pulls.some((p) => p.head === pull.head)) throw new ForgeError(`opening a pull request: HTTP 422 Validation Failed (A pull request already exists for acme:${pull.head}.)`, 422);
         this.pulls.push(pull);
         return { number: this.pulls.length, url: `http://forge/pulls/${this.pulls.length}` };
     }
@@ -534,6 +535,17 @@ describe("tool: promotion pull requests", () => {
         assert.strictEqual(rerun.number, 1);
         assert.match((await remoteFile(branch))!, /shop:partition/);
         assert.strictEqual((await git(["rev-list", "--count", `main..${branch}`], { cwd: r.bare })).trim(), "1");
+    });
+
+    it("a rerun while the pull request is open updates its branch and says so (no second pull request)", async () => {
+        const forge = new RecordingForge();
+        const first = await openPromotionPr(request(forge));
+        const rerun = await openPromotionPr(request(forge, async (dir) => fs.writeFileSync(path.join(dir, STACK_FILE), "config:\n  shop:imageTag: v2\n  shop:partition: \"2\"\n")));
+        assert.strictEqual(first.number, 1);
+        assert.deepStrictEqual({ number: rerun.number, url: rerun.url, branch: rerun.branch }, { number: undefined, url: undefined, branch });
+        assert.strictEqual(forge.pulls.length, 1);
+        assert.strictEqual((await git(["rev-parse", branch], { cwd: r.bare })).trim(), rerun.commit);
+        assert.match((await remoteFile(branch))!, /shop:partition/);
     });
 
     const refusals: [string, Partial<ReturnType<typeof request>> & { base?: string }, RegExp][] = [

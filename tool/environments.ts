@@ -2,7 +2,10 @@
  * Promotion between stacks (dev -> prod), pure parts: when the source may be promoted from, and
  * the config change that starts the verified version in the target.
  */
+import { withPin } from "sts-canary/api";
+import { RefusedError } from "./errors";
 import { ConfigEntry, StackConfig } from "./ports";
+import { inlineCode } from "./review/render";
 import { CanaryStatus } from "./status";
 
 /** Why the source stack cannot be promoted from; empty when it can. */
@@ -54,6 +57,23 @@ export function pinnedList(entry: ConfigEntry | undefined): string[] {
     return text.split(",").map((e) => e.trim()).filter((e) => e !== "");
 }
 
+/**
+ * The keys a promotion sets in the target, from the target's config as it is: `version=ref`
+ * added to (or replacing in) its pinned list, the version, the first partition. Refused when any
+ * of them is a secret (`secretRefusal` ends the message: where the values would be copied).
+ */
+export function promotionConfig(config: StackConfig, keys: { pinnedImages: string; version: string; partition: string },
+    pin: { version: string; ref: string; start: number }, secretRefusal: string): StackConfig {
+    const secret = [keys.pinnedImages, keys.version, keys.partition].filter((key) => config[key]?.secret);
+    if (secret.length > 0) throw new RefusedError(`${secret.join(", ")} ${secretRefusal}`);
+    const pins = withPin(pinnedList(config[keys.pinnedImages]), pin.version, pin.ref);
+    return {
+        [keys.pinnedImages]: { value: JSON.stringify(pins), objectValue: pins, secret: false },
+        [keys.version]: { value: pin.version, secret: false },
+        [keys.partition]: { value: String(pin.start), secret: false },
+    };
+}
+
 /** Exactly the given keys as they are now: the entry, or null when the key is absent. */
 export function snapshot(config: StackConfig, keys: string[]): Record<string, ConfigEntry | null> {
     return Object.fromEntries(keys.map((k) => [k, config[k] ? { ...config[k] } : null]));
@@ -83,22 +103,15 @@ export interface PromotionChange {
     sourceSummary: string;
 }
 
-/** Inline code that survives any backticks in the value. */
-function code(text: string): string {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = "`".repeat(longest + 1);
-    return `${fence}${longest > 0 ? " " : ""}${text}${longest > 0 ? " " : ""}${fence}`;
-}
-
 /** Title and Markdown body of a promotion pull request: the image and digest, each key's change, the source's evidence. */
 export function promotionText(change: PromotionChange): { title: string; body: string } {
     const digest = change.ref.split("@")[1] ?? change.ref;
     const title = `Promote ${change.version} from ${change.from} to ${change.to} (pinned ${digest.slice(0, 19)}, partition ${change.start})`;
-    const rows = change.keys.map((k) => `| ${code(k.key)} | ${k.before === undefined ? "(unset)" : code(k.before)} | ${code(k.after)} |`);
+    const rows = change.keys.map((k) => `| ${inlineCode(k.key)} | ${k.before === undefined ? "(unset)" : inlineCode(k.before)} | ${inlineCode(k.after)} |`);
     const body = [
         `Promotes **${change.version}** verified in stack \`${change.from}\` to \`${change.to}\`, pinned by digest, as a canary from partition ${change.start}.`,
         "",
-        `**Image**: ${code(change.ref)}`,
+        `**Image**: ${inlineCode(change.ref)}`,
         "",
         `| key in Pulumi.${change.to}.yaml | before | after |`, "|---|---|---|", ...rows,
         "",

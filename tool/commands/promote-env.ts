@@ -1,24 +1,21 @@
 /** `sts-canary promote-env --from dev --to prod`: the version verified in one stack, pinned by digest, as a canary in another. */
+import * as fs from "fs";
+import * as path from "path";
 import { Command } from "commander";
-import { resolveCluster } from "../kube";
-import { isPinned, registryOf, withPin } from "sts-canary/api";
-import { Operation, ToolContext, failed, runStep, value, withOperation, writeConfig } from "../core";
-import { pinnedList, promotionBlockers, restoreOf, safeStartPartition, snapshot } from "../environments";
+import { type CanaryContract, digestOf, isPinned, registryOf } from "sts-canary/api";
+import { keysOf, StackKeys } from "../canary";
+import { Operation, ToolContext, failed, runStep, withOperation, writeConfig } from "../core";
+import { parseStackFile } from "../deploy/desired";
+import { PromotionChange, promotionBlockers, promotionConfig, promotionText, restoreOf, safeStartPartition, snapshot } from "../environments";
 import { EXIT, Outcome, RefusedError, UsageError } from "../errors";
+import { forgeTarget } from "../forge/context";
+import { ForgePort, OctokitForge } from "../forge/forge";
+import { openPromotionPr, promotionBranch } from "../forge/promotion";
+import { pathInRepo } from "../git";
+import { resolveCluster } from "../kube";
 import { TimelineEntry } from "../operation";
 import { ClusterPort, ConfigEntry, StackConfig, StackPort } from "../ports";
 import { AutomationStack } from "../stack";
-import * as path from "path";
-import * as fs from "fs";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { parseStackFile } from "../deploy/desired";
-import { digestOf } from "sts-canary/api";
-import { keysOf, StackKeys } from "../canary";
-import { ForgePort, OctokitForge } from "../forge/forge";
-import { forgeTarget } from "../forge/context";
-import { openPromotionPr, promotionBranch } from "../forge/promotion";
-import { pathInRepo } from "../git";
-import { PromotionChange, promotionText } from "../environments";
 import { CanaryStatus } from "../status";
 import { collectStatus } from "./status";
 import { CommandHost, integer, report } from "./common";
@@ -82,6 +79,23 @@ function startPartition(given: number | undefined, replicas: number): number {
     return start;
 }
 
+/** Refuses a target whose program reads no pinned images from its config. */
+function requirePinKey(keys: StackKeys, to: string): asserts keys is StackKeys & { pinnedImages: string } {
+    if (!keys.pinnedImages) {
+        throw new RefusedError(`stack ${to}'s program reads no pinned images from its config (its stsCanary.configKeys has no pinnedImages): `
+            + "it cannot deploy a digest verified elsewhere; pass `pinnedImages` to the component from a config key and name it in `configKeys`");
+    }
+}
+
+/** Refuses a verified image from another registry than the target pulls from. */
+function checkRegistry(contract: CanaryContract, ref: string, to: string): void {
+    const registry = contract.registry ?? Object.values(contract.images).map(registryOf)[0];
+    if (registry && registryOf(ref) !== registry) {
+        throw new RefusedError(`the verified image ${ref} is in registry ${registryOf(ref)}, but stack ${to} pulls from ${registry}; `
+            + "promote within one Harbor, or replicate the image and pin it yourself");
+    }
+}
+
 /** Refuses a target that cannot take the pin now: interrupted, mid-canary, stale, no pin key, another registry. */
 function checkTarget(op: Operation, ref: string): string {
     const { canary } = op;
@@ -94,15 +108,8 @@ function checkTarget(op: Operation, ref: string): string {
     if (canary.templateVersion !== canary.stableVersion || canary.contract.partition !== 0) {
         throw new RefusedError(`stack ${to} is mid-canary (partition ${canary.contract.partition}, ${canary.templateVersion} over ${canary.stableVersion}): finish it or roll it back first`);
     }
-    if (!op.keys.pinnedImages) {
-        throw new RefusedError(`stack ${to}'s program reads no pinned images from its config (its stsCanary.configKeys has no pinnedImages): `
-            + "it cannot deploy a digest verified elsewhere; pass `pinnedImages` to the component from a config key and name it in `configKeys`");
-    }
-    const registry = canary.contract.registry ?? Object.values(canary.contract.images).map(registryOf)[0];
-    if (registry && registryOf(ref) !== registry) {
-        throw new RefusedError(`the verified image ${ref} is in registry ${registryOf(ref)}, but stack ${to} pulls from ${registry}; `
-            + "promote within one Harbor, or replicate the image and pin it yourself");
-    }
+    requirePinKey(op.keys, to);
+    checkRegistry(canary.contract, ref, to);
     return op.keys.pinnedImages;
 }
 
@@ -111,13 +118,9 @@ function pinConfig(op: Operation, pinKey: string, version: string, ref: string, 
     { config: StackConfig; touched: string[]; previous: Record<string, ConfigEntry | null> } {
     const { canary, keys } = op;
     const touched = [pinKey, keys.version, keys.partition];
-    const secret = touched.filter((key) => canary.config[key]?.secret);
-    if (secret.length > 0) throw new RefusedError(`${secret.join(", ")} of stack ${op.ctx.stack.name} are secrets; the tool does not copy secrets into the operation record`);
-    const pins = withPin(pinnedList(canary.config[pinKey]), version, ref);
-    return {
-        config: { [pinKey]: { value: JSON.stringify(pins), objectValue: pins, secret: false }, [keys.version]: value(version), [keys.partition]: value(start) },
-        touched, previous: snapshot(canary.config, touched),
-    };
+    const config = promotionConfig(canary.config, { pinnedImages: pinKey, version: keys.version, partition: keys.partition }, { version, ref, start },
+        `of stack ${op.ctx.stack.name} are secrets; the tool does not copy secrets into the operation record`);
+    return { config, touched, previous: snapshot(canary.config, touched) };
 }
 
 /**
@@ -200,10 +203,9 @@ function checkTargetForPr(target: CanaryStatus, ref: string): StackKeys & { pinn
         throw new RefusedError(`stack ${to}: ${target.operation.summary ?? "an operation holds it"}; finish it first (the pull request would deploy over it)`);
     }
     const keys = keysOf(target.contract, target.project);
-    if (!keys.pinnedImages) throw new RefusedError(`stack ${to}'s program reads no pinned images from its config (its stsCanary.configKeys has no pinnedImages)`);
-    const registry = target.contract.registry ?? Object.values(target.contract.images).map(registryOf)[0];
-    if (registry && registryOf(ref) !== registry) throw new RefusedError(`the verified image ${ref} is in registry ${registryOf(ref)}, but stack ${to} pulls from ${registry}`);
-    return { ...keys, pinnedImages: keys.pinnedImages };
+    requirePinKey(keys, to);
+    checkRegistry(target.contract, ref, to);
+    return keys;
 }
 
 /**
@@ -226,20 +228,13 @@ export async function promoteEnvPr(ctx: ToolContext, source: SourceStack, option
         repoDir: options.workDir, remote: options.remote, base: options.base, branch: promotionBranch(to, version, digestOf(ref) ?? ref),
         files: [stackFile],
         apply: async (worktree) => {
-            const stack = await LocalWorkspace.selectStack({ stackName: to, workDir: path.join(worktree, projectDir) });
-            const file = path.join(worktree, projectDir, `Pulumi.${to}.yaml`);
-            const before = readKeys(file, target.project, [keys.pinnedImages, keys.version, keys.partition, ...(keys.replicas ? [keys.replicas] : [])]);
+            const dir = path.join(worktree, projectDir);
+            const before = readKeys(path.join(dir, `Pulumi.${to}.yaml`), target.project, [keys.pinnedImages, keys.version, keys.partition, ...(keys.replicas ? [keys.replicas] : [])]);
             const replicas = keys.replicas && /^\d+$/.test(before[keys.replicas]?.value ?? "") ? Number(before[keys.replicas].value) : target.contract!.replicas;
             const start = startPartition(options.partition, replicas);
-            const pins = withPin(pinnedList(before[keys.pinnedImages]), version, ref);
-            const after = { [keys.pinnedImages]: JSON.stringify(pins), [keys.version]: version, [keys.partition]: String(start) };
-            const secret = Object.keys(after).filter((key) => before[key]?.secret);
-            if (secret.length > 0) throw new RefusedError(`${secret.join(", ")} of stack ${to} are secrets; the tool does not write secrets into a pull request`);
-            await stack.setAllConfigJson(JSON.stringify({
-                [keys.pinnedImages]: { value: JSON.stringify(pins), objectValue: pins, secret: false },
-                [keys.version]: { value: version, secret: false }, [keys.partition]: { value: String(start), secret: false },
-            }));
-            change = { from: source.stack.name, to, version, ref, start, keys: Object.keys(after).map((key) => ({ key, before: before[key]?.value, after: after[key] })), sourceSummary };
+            const config = promotionConfig(before, keys, { version, ref, start }, `of stack ${to} are secrets; the tool does not write secrets into a pull request`);
+            await (await AutomationStack.open(dir, to)).setConfig(config);
+            change = { from: source.stack.name, to, version, ref, start, keys: Object.entries(config).map(([key, entry]) => ({ key, before: before[key]?.value, after: entry.value })), sourceSummary };
         },
         commitMessage: () => promotionText(change!).title,
         title: () => promotionText(change!).title,

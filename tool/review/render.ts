@@ -155,11 +155,23 @@ function folded(summary: string, body: string): string {
     return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
 }
 
+/** The longest run of backticks in the text: a fence or code span longer than it cannot be closed by the text. */
+function longestBacktickRun(text: string): number {
+    return Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+}
+
 /** A fenced block whose fence is longer than any backtick run in the text, so the text cannot close it. */
 export function codeBlock(text: string, language: string): string {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = "`".repeat(Math.max(3, longest + 1));
+    const fence = "`".repeat(Math.max(3, longestBacktickRun(text) + 1));
     return `${fence}${language}\n${text.replace(/\n+$/, "")}\n${fence}`;
+}
+
+/** An inline code span that survives any backticks in the value (padded with spaces when it holds some). */
+export function inlineCode(text: string): string {
+    const longest = longestBacktickRun(text);
+    const fence = "`".repeat(longest + 1);
+    const pad = longest > 0 ? " " : "";
+    return `${fence}${pad}${text}${pad}${fence}`;
 }
 
 /**
